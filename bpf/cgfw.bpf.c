@@ -1,0 +1,51 @@
+/* cgfw's kernel data plane: thin SEC() entry points over the inline logic in the headers. */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "bpf/egress.h"
+#include "bpf/sock_hooks.h"
+#include "bpf/sockops.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+SEC("cgroup_skb/egress")
+int cgfw_egress(struct __sk_buff *skb)
+{
+	return handle_egress(skb);
+}
+
+SEC("cgroup/sock_create")
+int cgfw_sock_create(struct bpf_sock *sk)
+{
+	return handle_sock_create(sk);
+}
+
+SEC("cgroup/connect4")
+int cgfw_connect4(struct bpf_sock_addr *ctx)
+{
+	return handle_sock_addr(ctx, AF_INET);
+}
+
+SEC("cgroup/connect6")
+int cgfw_connect6(struct bpf_sock_addr *ctx)
+{
+	return handle_sock_addr(ctx, AF_INET6);
+}
+
+SEC("cgroup/sendmsg4")
+int cgfw_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return handle_sock_addr(ctx, AF_INET);
+}
+
+SEC("cgroup/sendmsg6")
+int cgfw_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return handle_sock_addr(ctx, AF_INET6);
+}
+
+SEC("sockops")
+int cgfw_sockops(struct bpf_sock_ops *ops)
+{
+	return handle_sockops(ops);
+}

@@ -1,0 +1,10 @@
+/* Run configuration, set by the runner in the skeleton's rodata before load (never recompiled):
+ * the verifier sees them as constants and prunes the branches a run does not use. */
+#pragma once
+
+#include <linux/types.h>
+
+/* 1: pass what the policy would drop, and report it (verdict AUDIT). */
+const volatile __u8 cfg_audit_mode = 0;
+/* 1: loopback destinations are judged by the rules like any other; 0: allowed and reported. */
+const volatile __u8 cfg_police_loopback = 0;

@@ -1,0 +1,183 @@
+/* The egress decision: per packet, allowed if the destination is in the allow tries with a
+ * matching port range (or is loopback under the loopback policy); reported once per flow. */
+#pragma once
+
+#include "bpf/config.h"
+#include "bpf/maps.h"
+#include "bpf/packet.h"
+
+struct cgfw_decision {
+	__u8 verdict;
+	__u8 reason;
+	__u32 rule_id;
+};
+
+static __always_inline int is_loopback(const struct cgfw_packet *pkt)
+{
+	if (pkt->family == AF_INET)
+		return pkt->daddr[0] == 127;
+	for (int i = 0; i < 15; i++)
+		if (pkt->daddr[i])
+			return 0;
+	return pkt->daddr[15] == 1;
+}
+
+static __always_inline struct cgfw_port_set *lookup_allow(const struct cgfw_packet *pkt)
+{
+	if (pkt->family == AF_INET) {
+		struct cgfw_lpm_key_v4 key = { .prefix_len = 32 };
+
+		__builtin_memcpy(key.addr, pkt->daddr, 4);
+		return bpf_map_lookup_elem(&allow_v4, &key);
+	}
+	struct cgfw_lpm_key_v6 key = { .prefix_len = 128 };
+
+	__builtin_memcpy(key.addr, pkt->daddr, 16);
+	return bpf_map_lookup_elem(&allow_v6, &key);
+}
+
+static __always_inline void match_ports(const struct cgfw_port_set *set,
+					const struct cgfw_packet *pkt, struct cgfw_decision *d)
+{
+	__u8 transport = pkt->protocol == IPPROTO_TCP ? CGFW_TRANSPORT_TCP : CGFW_TRANSPORT_UDP;
+
+	d->verdict = CGFW_VERDICT_BLOCK;
+	d->reason = CGFW_REASON_PORT;
+	for (int i = 0; i < CGFW_MAX_PORT_RANGES; i++) {
+		const struct cgfw_port_range *range = &set->ranges[i];
+
+		if (i >= set->count)
+			break;
+		if (range->transport == transport && pkt->dport >= range->first &&
+		    pkt->dport <= range->last) {
+			d->verdict = CGFW_VERDICT_ALLOW;
+			d->reason = CGFW_REASON_RULE;
+			d->rule_id = range->rule_id;
+			return;
+		}
+	}
+}
+
+static __always_inline void decide(const struct cgfw_packet *pkt, int parse_error,
+				   struct cgfw_decision *d)
+{
+	struct cgfw_port_set *set;
+
+	d->verdict = CGFW_VERDICT_BLOCK;
+	d->rule_id = CGFW_NO_RULE;
+	if (parse_error) {
+		d->reason = parse_error;
+	} else if (!cfg_police_loopback && is_loopback(pkt)) {
+		d->verdict = CGFW_VERDICT_ALLOW;
+		d->reason = CGFW_REASON_LOOPBACK;
+	} else if (pkt->protocol != IPPROTO_TCP && pkt->protocol != IPPROTO_UDP) {
+		d->reason = CGFW_REASON_PROTOCOL;
+	} else if (!(set = lookup_allow(pkt))) {
+		d->reason = CGFW_REASON_NO_RULE;
+	} else {
+		match_ports(set, pkt, d);
+	}
+	if (d->verdict == CGFW_VERDICT_BLOCK && cfg_audit_mode)
+		d->verdict = CGFW_VERDICT_AUDIT;
+}
+
+/* Who a flow belongs to: the socket and the process that owns it. */
+struct cgfw_flow_origin {
+	__u64 cookie;
+	__u32 tgid;
+	__u32 pid;
+	char comm[CGFW_COMM_LEN];
+};
+
+static __always_inline void origin_of_packet(struct __sk_buff *skb, struct cgfw_flow_origin *origin)
+{
+	struct cgfw_sock_owner *owner = 0;
+	struct bpf_sock *sk = skb->sk;
+
+	origin->cookie = bpf_get_socket_cookie(skb);
+	if (sk)
+		sk = bpf_sk_fullsock(sk);
+	if (sk)
+		owner = bpf_sk_storage_get(&sock_owner, sk, 0, 0);
+	if (owner) {
+		origin->tgid = owner->tgid;
+		origin->pid = owner->pid;
+		__builtin_memcpy(origin->comm, owner->comm, CGFW_COMM_LEN);
+	}
+}
+
+/* Reports the flow unless it was reported already. Returns 0 when the flow is on record, -1 when
+ * the event could not be written: the caller then drops, so nothing passes unrecorded. */
+static __always_inline int report_flow(const struct cgfw_flow_origin *origin,
+				       const struct cgfw_packet *pkt, const struct cgfw_decision *d)
+{
+	struct cgfw_flow_key key = {};
+	struct cgfw_flow_event *event;
+	__u8 one = 1;
+
+	key.cookie = origin->cookie;
+	__builtin_memcpy(key.daddr, pkt->daddr, 16);
+	key.dport = pkt->dport;
+	key.protocol = pkt->protocol;
+	key.verdict = d->verdict;
+	if (bpf_map_lookup_elem(&reported_flows, &key))
+		return 0;
+
+	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+	if (!event) {
+		count(CGFW_COUNTER_EVENTS_LOST);
+		return -1;
+	}
+	__builtin_memset(event, 0, sizeof(*event));
+	event->time_ns = bpf_ktime_get_ns();
+	event->cookie = origin->cookie;
+	event->tgid = origin->tgid;
+	event->pid = origin->pid;
+	__builtin_memcpy(event->comm, origin->comm, CGFW_COMM_LEN);
+	event->rule_id = d->rule_id;
+	event->family = pkt->family;
+	event->protocol = pkt->protocol;
+	event->verdict = d->verdict;
+	event->reason = d->reason;
+	event->sport = pkt->sport;
+	event->dport = pkt->dport;
+	__builtin_memcpy(event->saddr, pkt->saddr, 16);
+	__builtin_memcpy(event->daddr, pkt->daddr, 16);
+	bpf_ringbuf_submit(event, 0);
+	if (bpf_map_update_elem(&reported_flows, &key, &one, BPF_ANY))
+		count(CGFW_COUNTER_MAP_UPDATE_FAILED);
+	return 0;
+}
+
+/* Decides, reports and counts one flow; returns 1 to let it pass, 0 to refuse it. */
+static __always_inline int enforce(const struct cgfw_flow_origin *origin,
+				   const struct cgfw_packet *pkt, int parse_error)
+{
+	struct cgfw_decision d = {};
+
+	decide(pkt, parse_error, &d);
+	if (report_flow(origin, pkt, &d) < 0)
+		return 0;
+	switch (d.verdict) {
+	case CGFW_VERDICT_ALLOW:
+		count(CGFW_COUNTER_PACKETS_ALLOWED);
+		return 1;
+	case CGFW_VERDICT_AUDIT:
+		count(CGFW_COUNTER_PACKETS_AUDITED);
+		return 1;
+	default:
+		count(CGFW_COUNTER_PACKETS_BLOCKED);
+		return 0;
+	}
+}
+
+/* Returns 1 to pass the packet, 0 to drop it. */
+static __always_inline int handle_egress(struct __sk_buff *skb)
+{
+	struct cgfw_flow_origin origin = {};
+	struct cgfw_packet pkt = {};
+	int parse_error = parse_packet(skb, &pkt);
+
+	origin_of_packet(skb, &origin);
+	return enforce(&origin, &pkt, parse_error);
+}

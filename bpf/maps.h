@@ -1,0 +1,85 @@
+/* Every map of a cgfw run, declared once. Each comment: key -> value, writer, reader.
+ * All maps belong to one run (one skeleton instance): two sandboxes never share state. */
+#pragma once
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "bpf/cgfw_shared.h"
+
+/* prefix -> allowed port ranges (IPv4). Writer: runner (static rules). Reader: egress.
+ * max_entries is resized by the runner before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1);
+	__type(key, struct cgfw_lpm_key_v4);
+	__type(value, struct cgfw_port_set);
+} allow_v4 SEC(".maps");
+
+/* prefix -> allowed port ranges (IPv6). Writer: runner. Reader: egress. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1);
+	__type(key, struct cgfw_lpm_key_v6);
+	__type(value, struct cgfw_port_set);
+} allow_v6 SEC(".maps");
+
+/* socket -> owning process. Writer: sock_create, connect*, sendmsg*. Reader: egress. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct cgfw_sock_owner);
+} sock_owner SEC(".maps");
+
+/* flow -> 1, flows already reported. Writer + reader: egress. LRU: an evicted flow is merely
+ * reported again (user space deduplicates), never let through unchecked. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct cgfw_flow_key);
+	__type(value, __u8);
+} reported_flows SEC(".maps");
+
+/* Flow events. Writer: egress. Reader: runner (ring buffer consumer). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} events SEC(".maps");
+
+/* enum cgfw_counter -> count. Writer: every program. Reader: runner (report summary). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CGFW_COUNTER_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/* client local endpoint -> socket cookie. Writer: sockops (established, removed on close).
+ * Reader: the TLS/HTTP proxy, to find the original destination of an accepted connection. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct cgfw_local_endpoint);
+	__type(value, __u64);
+} client_sockets SEC(".maps");
+
+/* socket cookie -> first destination asked for, before any redirect. Writer: connect*,
+ * sendmsg*. Reader: proxies and tests. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct cgfw_original_dest);
+} original_dests SEC(".maps");
+
+static __always_inline void count(enum cgfw_counter which)
+{
+	__u32 key = which;
+	__u64 *value = bpf_map_lookup_elem(&counters, &key);
+
+	if (value)
+		*value += 1;
+}

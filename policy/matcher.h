@@ -1,0 +1,36 @@
+// Questions asked of a Policy at run time, on the user side (the kernel answers the same IP
+// questions from its maps; these serve the proxies, the reports and the tests).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "policy/rule.h"
+
+namespace cgfw::policy {
+
+// Lower-cases, strips one trailing dot. Returns "" for a name that is not a valid
+// LDH host name (so it can never match).
+std::string normalize_domain(std::string_view name);
+
+// The first domain/wildcard rule matching `name` (already normalized), or nullptr.
+// "*.example.com" matches "a.example.com" and "a.b.example.com", never "example.com"
+// and never "evilexample.com".
+const Rule* match_domain(const Policy& policy, std::string_view name);
+
+// True when `rule` (of any kind) allows `port` on `transport`. No ports = every TCP port.
+bool allows_port(const Rule& rule, std::uint16_t port, Transport transport);
+
+// The first ip rule whose prefix contains the address and that allows the port.
+// `address` is in network byte order; IPv4 uses the first 4 bytes.
+const Rule* match_ip(const Policy& policy, int family, const std::array<std::uint8_t, 16>& address,
+                     std::uint16_t port, Transport transport);
+
+// The exact rule line that would allow this destination: "198.51.100.11:80",
+// "[2001:db8::11]:443", "198.51.100.11:5353/udp".
+std::string suggest_ip_rule(int family, const std::array<std::uint8_t, 16>& address,
+                            std::uint16_t port, Transport transport);
+
+}  // namespace cgfw::policy

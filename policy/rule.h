@@ -1,0 +1,71 @@
+// The allow-rule model shared by the parser, the kernel map loader, the proxies and the reports.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cgfw::policy {
+
+enum class Transport : std::uint8_t { tcp = 1, udp = 2 };
+
+// An inclusive port range on one transport: ":443" is {443, 443, tcp}.
+struct PortRange {
+  std::uint16_t first = 0;
+  std::uint16_t last = 0;
+  Transport transport = Transport::tcp;
+  bool operator==(const PortRange&) const = default;
+};
+
+// Where a rule was written: "egress.txt:3:5", or "--allow #2:1:1" for a command-line rule.
+struct SourceLocation {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  std::string to_string() const;
+  bool operator==(const SourceLocation&) const = default;
+};
+
+struct IpPrefix {
+  int family = 0;                           // AF_INET or AF_INET6
+  std::array<std::uint8_t, 16> address{};   // network byte order; IPv4 uses the first 4 bytes
+  int prefix_length = 0;                    // 0..32 or 0..128
+  bool operator==(const IpPrefix&) const = default;
+  std::string to_string() const;            // "198.51.100.0/24", "2001:db8::1/128"
+};
+
+enum class RuleKind : std::uint8_t {
+  domain,    // "example.com": exactly that name
+  wildcard,  // "*.example.com": any name strictly below it
+  ip,        // "198.51.100.7", "198.51.100.0/24", "[2001:db8::1]", "2001:db8::/32"
+  url,       // "https://host[:port]/path[*]"
+};
+
+struct UrlPattern {
+  std::string scheme;      // "http" or "https"
+  std::string host;        // lower-case ASCII (punycode); may start with "*." for a wildcard host
+  std::uint16_t port = 0;  // explicit or the scheme's default
+  std::string path;        // starts with '/', without the trailing '*'
+  bool path_is_prefix = false;  // the rule ended in '*': matches at a '/' boundary
+};
+
+struct Rule {
+  RuleKind kind = RuleKind::domain;
+  std::string text;             // the token exactly as written
+  SourceLocation where;
+  std::string domain;           // domain: the name; wildcard: the parent (no "*."); lower-case ASCII
+  std::optional<IpPrefix> prefix;     // kind == ip
+  std::optional<UrlPattern> url;      // kind == url
+  std::vector<PortRange> ports;       // empty: every TCP port (not UDP)
+  std::uint32_t id = 0;         // index in Policy::rules; the kernel reports it back
+};
+
+struct Policy {
+  std::vector<Rule> rules;
+  std::vector<std::string> sources;  // "egress.txt", "--allow"
+  bool empty() const { return rules.empty(); }
+};
+
+}  // namespace cgfw::policy

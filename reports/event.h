@@ -1,0 +1,55 @@
+// What a run saw: one record per distinct flow/decision, the shape every report is made from.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cgfw::reports {
+
+enum class Decision { allowed, blocked };
+enum class Layer { packet, dns, tls, http };
+
+const char* to_string(Decision decision);
+const char* to_string(Layer layer);
+
+struct Ancestor {
+  int pid = 0;
+  std::string exe;  // "" when unreadable
+};
+
+struct ProcessRecord {
+  int pid = 0;          // thread-group id; 0 when the kernel knew no owner
+  std::string exe;      // "" when the process was gone before it could be read
+  std::vector<std::string> cmdline;
+  std::string comm;     // the kernel's name for it, kept even when /proc was gone
+  int ppid = 0;
+  std::vector<Ancestor> ancestors;  // parent first, up to the sandbox's first process
+  bool gone = false;    // exited before cgfw could read /proc: exe/cmdline unknown, not guessed
+};
+
+struct RuleRef {
+  std::string text;      // "198.51.100.10:443"
+  std::string location;  // "egress.txt:3:1"
+};
+
+struct Event {
+  std::chrono::system_clock::time_point time;  // first seen
+  Decision decision = Decision::blocked;
+  bool would_block = false;  // audit mode: allowed only because nothing is enforced
+  Layer layer = Layer::packet;
+  std::string protocol;  // "tcp", "udp", "icmp", "ipv6-icmp", "ip-proto-N"
+  std::string ip;
+  int port = 0;
+  std::optional<std::string> domain;
+  std::optional<std::string> url;
+  std::optional<RuleRef> rule;          // what allowed it
+  std::optional<std::string> reason;    // why it was (or would have been) blocked, or "loopback"
+  std::optional<std::string> suggested_rule;  // the rule line that would allow it
+  ProcessRecord process;
+  std::uint64_t count = 1;  // how many times this same event was seen
+};
+
+}  // namespace cgfw::reports

@@ -1,0 +1,46 @@
+#include "reports/journal.h"
+
+namespace cgfw::reports {
+
+const char* to_string(Decision decision) {
+  return decision == Decision::allowed ? "allowed" : "blocked";
+}
+
+const char* to_string(Layer layer) {
+  switch (layer) {
+    case Layer::packet:
+      return "packet";
+    case Layer::dns:
+      return "dns";
+    case Layer::tls:
+      return "tls";
+    case Layer::http:
+      return "http";
+  }
+  return "packet";
+}
+
+bool Journal::record(const Event& event) {
+  Key key{static_cast<int>(event.decision), event.would_block, static_cast<int>(event.layer),
+          event.protocol, event.ip, event.port, event.domain.value_or(""),
+          event.url.value_or(""), event.process.pid};
+  auto [it, inserted] = index_.try_emplace(key, events_.size());
+  if (!inserted) {
+    events_[it->second].count += event.count;
+    return false;
+  }
+  events_.push_back(event);
+  return true;
+}
+
+Totals Journal::totals() const {
+  Totals totals;
+  for (const auto& event : events_) {
+    if (event.decision == Decision::blocked) ++totals.blocked;
+    else ++totals.allowed;
+    if (event.would_block) ++totals.would_block;
+  }
+  return totals;
+}
+
+}  // namespace cgfw::reports

@@ -1,0 +1,31 @@
+#include "runner/announcer.h"
+
+namespace cgfw::runner {
+
+std::string format_block_line(const reports::Event& event) {
+  std::string who = event.process.comm.empty() ? "unknown process" : event.process.comm;
+  who += "[" + std::to_string(event.process.pid) + "]";
+  if (!event.process.exe.empty()) who += " " + event.process.exe;
+  else if (event.process.gone) who += " (exited before it could be read)";
+
+  std::string where = event.domain ? *event.domain + " (" + event.ip + ")" : event.ip;
+  if (event.ip.find(':') != std::string::npos && !event.domain) where = "[" + event.ip + "]";
+  if (event.port) where += ":" + std::to_string(event.port);
+  where += "/" + event.protocol;
+
+  std::string line = "cgfw: blocked " + who + " -> " + where + " at " +
+                     reports::to_string(event.layer) + " layer: " + event.reason.value_or("blocked");
+  if (event.suggested_rule) line += "; to allow it, add the rule: " + *event.suggested_rule;
+  return line;
+}
+
+void Announcer::on_event(const reports::Event& event) {
+  if (quiet_ || event.decision != reports::Decision::blocked) return;
+  auto key = std::make_tuple(event.process.exe.empty() ? event.process.comm : event.process.exe,
+                             event.ip, event.port, event.protocol, static_cast<int>(event.layer));
+  if (!announced_.insert(key).second) return;
+  std::fprintf(out_, "%s\n", format_block_line(event).c_str());
+  std::fflush(out_);
+}
+
+}  // namespace cgfw::runner

@@ -1,0 +1,170 @@
+#include "runner/cgroup.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include <spdlog/spdlog.h>
+
+namespace cgfw::runner {
+namespace {
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+bool write_at(int dir_fd, const char* file, const std::string& text) {
+  UniqueFd fd(::openat(dir_fd, file, O_WRONLY | O_CLOEXEC));
+  if (!fd.valid()) return false;
+  return ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
+}
+
+// Reads cgroup.events; returns 1 if populated, 0 if empty, -1 on error.
+int populated(int dir_fd) {
+  UniqueFd fd(::openat(dir_fd, "cgroup.events", O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return -1;
+  char buffer[256];
+  ssize_t n = ::read(fd.get(), buffer, sizeof(buffer) - 1);
+  if (n <= 0) return -1;
+  buffer[n] = '\0';
+  const char* line = std::strstr(buffer, "populated ");
+  if (!line) return -1;
+  return line[10] == '1' ? 1 : 0;
+}
+
+// Kills processes by writing each pid of cgroup.procs: for kernels without cgroup.kill (< 5.14).
+void kill_procs_one_by_one(int dir_fd) {
+  UniqueFd fd(::openat(dir_fd, "cgroup.procs", O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return;
+  std::string text;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = ::read(fd.get(), buffer, sizeof(buffer))) > 0) text.append(buffer, n);
+  std::istringstream in(text);
+  pid_t pid;
+  while (in >> pid) ::kill(pid, SIGKILL);
+}
+
+// rmdir of a cgroup fails while it has child cgroups (a job may create its own): depth first.
+bool remove_cgroup_tree(const std::string& path) {
+  if (DIR* dir = ::opendir(path.c_str())) {
+    while (dirent* entry = ::readdir(dir)) {
+      std::string name = entry->d_name;
+      if (entry->d_type == DT_DIR && name != "." && name != "..")
+        remove_cgroup_tree(path + "/" + name);
+    }
+    ::closedir(dir);
+  }
+  return ::rmdir(path.c_str()) == 0 || errno == ENOENT;
+}
+
+}  // namespace
+
+Result<std::string> find_cgroup2_mount(const std::string& mounts_file) {
+  std::ifstream in(mounts_file);
+  if (!in) return make_error("cannot read " + mounts_file + ": " + errno_text(errno));
+  std::string device, mount_point, type;
+  std::string rest;
+  while (in >> device >> mount_point >> type) {
+    std::getline(in, rest);
+    if (type == "cgroup2") return mount_point;
+  }
+  return make_error(
+      "no cgroup2 filesystem is mounted (none in " + mounts_file +
+      "); cgfw needs cgroup v2: mount it with 'mount -t cgroup2 none /sys/fs/cgroup/unified' "
+      "or boot with systemd.unified_cgroup_hierarchy=1");
+}
+
+bool kill_cgroup_and_wait(int dir_fd, std::chrono::milliseconds limit) {
+  if (populated(dir_fd) == 0) return true;
+  if (!write_at(dir_fd, "cgroup.kill", "1")) kill_procs_one_by_one(dir_fd);
+  // cgroup.events signals POLLPRI on every change of "populated": wait for it, bounded.
+  UniqueFd events(::openat(dir_fd, "cgroup.events", O_RDONLY | O_CLOEXEC));
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (true) {
+    int state = populated(dir_fd);
+    if (state == 0) return true;
+    if (state < 0) return false;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    if (events.valid()) {
+      pollfd p{events.get(), POLLPRI, 0};
+      ::poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 100)));
+    } else {
+      ::usleep(10000);
+    }
+    kill_procs_one_by_one(dir_fd);  // also catches processes forked during the kill
+  }
+}
+
+int sweep_stale_cgroups(const std::string& mount) {
+  DIR* dir = ::opendir(mount.c_str());
+  if (!dir) return 0;
+  int swept = 0;
+  while (dirent* entry = ::readdir(dir)) {
+    std::string name = entry->d_name;
+    if (name.rfind(kCgroupPrefix, 0) != 0) continue;
+    // cgfw-<runner pid>-<random>
+    pid_t runner = static_cast<pid_t>(std::strtol(name.c_str() + 5, nullptr, 10));
+    if (runner <= 0) continue;
+    if (::kill(runner, 0) == 0 || errno != ESRCH) continue;  // its runner (or pid) is alive
+    std::string path = mount + "/" + name;
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd.valid()) continue;
+    if (kill_cgroup_and_wait(fd.get(), std::chrono::seconds(5)) && remove_cgroup_tree(path)) {
+      spdlog::warn("removed the cgroup {} of an earlier run whose runner was killed", path);
+      ++swept;
+    }
+  }
+  ::closedir(dir);
+  return swept;
+}
+
+Result<std::unique_ptr<TransientCgroup>> TransientCgroup::make(const std::string& mount) {
+  std::random_device random;
+  std::ostringstream name;
+  name << kCgroupPrefix << ::getpid() << '-' << std::hex << random();
+  std::string path = mount + "/" + name.str();
+  if (::mkdir(path.c_str(), 0755) != 0) {
+    return make_error("cannot create the cgroup " + path + ": " + errno_text(errno) +
+                      (errno == EACCES || errno == EPERM ? " (cgfw-sandbox must run as root)" : ""));
+  }
+  UniqueFd dir(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.valid()) {
+    int err = errno;
+    ::rmdir(path.c_str());
+    return make_error("cannot open the cgroup " + path + ": " + errno_text(err));
+  }
+  struct stat st {};
+  ::fstat(dir.get(), &st);  // a cgroup's id is its directory's inode number
+  return std::unique_ptr<TransientCgroup>(
+      new TransientCgroup(std::move(path), std::move(dir), st.st_ino));
+}
+
+TransientCgroup::~TransientCgroup() {
+  if (removed_) return;
+  kill_all(std::chrono::seconds(5));
+  if (!remove().ok()) spdlog::warn("could not remove the cgroup {}", path_);
+}
+
+bool TransientCgroup::kill_all(std::chrono::milliseconds limit) {
+  return kill_cgroup_and_wait(dir_.get(), limit);
+}
+
+Status TransientCgroup::remove() {
+  if (removed_) return Ok{};
+  if (!remove_cgroup_tree(path_))
+    return make_error("cannot remove the cgroup " + path_ + ": " + errno_text(errno));
+  removed_ = true;
+  return Ok{};
+}
+
+}  // namespace cgfw::runner

@@ -1,0 +1,143 @@
+#include "runner/data_plane.h"
+
+#include <netinet/in.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <spdlog/spdlog.h>
+
+#include "cgfw.skel.h"
+
+namespace cgfw::runner {
+namespace {
+
+std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
+
+int on_ring_event(void* context, void* data, size_t size) {
+  if (size < sizeof(cgfw_flow_event)) return 0;
+  auto* handler = static_cast<FlowEventHandler*>(context);
+  cgfw_flow_event event;
+  std::memcpy(&event, data, sizeof(event));
+  (*handler)(event);
+  return 0;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<DataPlane>> DataPlane::make(const DataPlaneConfig& config) {
+  std::unique_ptr<DataPlane> plane(new DataPlane());
+  plane->skel_ = cgfw_bpf__open();
+  if (!plane->skel_) return make_error("cannot open the BPF object: " + errno_text(errno));
+
+  auto* rodata = plane->skel_->rodata;
+  rodata->cfg_audit_mode = config.audit_mode ? 1 : 0;
+  rodata->cfg_police_loopback = config.police_loopback ? 1 : 0;
+
+  // LPM tries need at least one slot even when the policy has no IP rule.
+  auto entries = static_cast<__u32>(std::max<std::size_t>(config.ip_entries, 1));
+  bpf_map__set_max_entries(plane->skel_->maps.allow_v4, entries);
+  bpf_map__set_max_entries(plane->skel_->maps.allow_v6, entries);
+
+  int err = cgfw_bpf__load(plane->skel_);
+  if (err) {
+    return make_error(
+        "the kernel refused to load cgfw's BPF programs (" + errno_text(err) +
+        "). cgfw needs root (CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN), a kernel >= 5.15 with BTF "
+        "and cgroup BPF enabled; run with -v to see the verifier's log");
+  }
+  return plane;
+}
+
+DataPlane::~DataPlane() {
+  if (ring_) ring_buffer__free(ring_);
+  detach();
+  if (skel_) cgfw_bpf__destroy(skel_);
+}
+
+Status DataPlane::fill_ip_allow(const std::vector<IpAllowEntry>& entries) {
+  for (const auto& entry : entries) {
+    int err;
+    if (entry.prefix.family == AF_INET) {
+      cgfw_lpm_key_v4 key{};
+      key.prefix_len = static_cast<__u32>(entry.prefix.prefix_length);
+      std::memcpy(key.addr, entry.prefix.address.data(), 4);
+      err = bpf_map__update_elem(skel_->maps.allow_v4, &key, sizeof(key), &entry.ports,
+                                 sizeof(entry.ports), BPF_ANY);
+    } else {
+      cgfw_lpm_key_v6 key{};
+      key.prefix_len = static_cast<__u32>(entry.prefix.prefix_length);
+      std::memcpy(key.addr, entry.prefix.address.data(), 16);
+      err = bpf_map__update_elem(skel_->maps.allow_v6, &key, sizeof(key), &entry.ports,
+                                 sizeof(entry.ports), BPF_ANY);
+    }
+    if (err)
+      return make_error("cannot add " + entry.prefix.to_string() +
+                        " to the kernel allow map: " + errno_text(err));
+  }
+  return Ok{};
+}
+
+Status DataPlane::attach(int cgroup_fd) {
+  bpf_program* programs[] = {
+      skel_->progs.cgfw_sock_create, skel_->progs.cgfw_connect4, skel_->progs.cgfw_connect6,
+      skel_->progs.cgfw_sendmsg4,    skel_->progs.cgfw_sendmsg6, skel_->progs.cgfw_sockops,
+      skel_->progs.cgfw_egress,
+  };
+  // The skeleton's __attach() does not attach cgroup programs: each one by hand, by link.
+  for (bpf_program* program : programs) {
+    bpf_link* link = bpf_program__attach_cgroup(program, cgroup_fd);
+    if (!link) {
+      int err = errno;
+      detach();
+      return make_error(std::string("cannot attach ") + bpf_program__name(program) +
+                        " to the cgroup: " + errno_text(err));
+    }
+    links_.push_back(link);
+  }
+  return Ok{};
+}
+
+std::vector<int> DataPlane::link_fds() const {
+  std::vector<int> fds;
+  for (bpf_link* link : links_) fds.push_back(bpf_link__fd(link));
+  return fds;
+}
+
+void DataPlane::detach() {
+  for (bpf_link* link : links_) bpf_link__destroy(link);
+  links_.clear();
+}
+
+Status DataPlane::open_events(FlowEventHandler handler) {
+  handler_ = std::move(handler);
+  ring_ = ring_buffer__new(bpf_map__fd(skel_->maps.events), on_ring_event, &handler_, nullptr);
+  if (!ring_) return make_error("cannot open the event ring buffer: " + errno_text(errno));
+  return Ok{};
+}
+
+int DataPlane::events_epoll_fd() const { return ring_ ? ring_buffer__epoll_fd(ring_) : -1; }
+
+int DataPlane::consume_events() { return ring_ ? ring_buffer__consume(ring_) : 0; }
+
+std::array<std::uint64_t, CGFW_COUNTER_MAX> DataPlane::counters() const {
+  std::array<std::uint64_t, CGFW_COUNTER_MAX> totals{};
+  int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return totals;
+  std::vector<std::uint64_t> per_cpu(static_cast<std::size_t>(cpus));
+  for (__u32 key = 0; key < CGFW_COUNTER_MAX; ++key) {
+    if (bpf_map__lookup_elem(skel_->maps.counters, &key, sizeof(key), per_cpu.data(),
+                             per_cpu.size() * sizeof(std::uint64_t), 0) != 0)
+      continue;
+    for (auto value : per_cpu) totals[key] += value;
+  }
+  return totals;
+}
+
+int DataPlane::egress_prog_fd() const { return bpf_program__fd(skel_->progs.cgfw_egress); }
+int DataPlane::client_sockets_map_fd() const { return bpf_map__fd(skel_->maps.client_sockets); }
+int DataPlane::original_dests_map_fd() const { return bpf_map__fd(skel_->maps.original_dests); }
+
+}  // namespace cgfw::runner

@@ -1,0 +1,67 @@
+// The kernel data plane of one run: the loaded skeleton, its maps, and its cgroup links.
+#pragma once
+
+#include <array>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bpf/cgfw_shared.h"
+#include "common/result.h"
+#include "runner/ip_allow_table.h"
+
+struct cgfw_bpf;
+struct bpf_link;
+struct ring_buffer;
+
+namespace cgfw::runner {
+
+struct DataPlaneConfig {
+  bool audit_mode = false;
+  bool police_loopback = false;
+  std::size_t ip_entries = 0;  // sizes the allow tries
+};
+
+using FlowEventHandler = std::function<void(const cgfw_flow_event&)>;
+
+class DataPlane {
+ public:
+  // Opens the skeleton, sets rodata and map sizes, loads every program (verifier failures are
+  // turned into one sentence; -v shows libbpf's detail).
+  static Result<std::unique_ptr<DataPlane>> make(const DataPlaneConfig& config);
+  ~DataPlane();
+  DataPlane(const DataPlane&) = delete;
+  DataPlane& operator=(const DataPlane&) = delete;
+
+  Status fill_ip_allow(const std::vector<IpAllowEntry>& entries);
+
+  // Attaches every program to the cgroup by bpf_link.
+  Status attach(int cgroup_fd);
+  // Link fds, for the watchdog to hold duplicates of.
+  std::vector<int> link_fds() const;
+  // Destroys the links (the programs leave the cgroup).
+  void detach();
+
+  // Flow events are delivered to `handler` by consume(); epoll_fd() becomes readable when
+  // events are waiting.
+  Status open_events(FlowEventHandler handler);
+  int events_epoll_fd() const;
+  int consume_events();  // returns the number consumed, or -errno
+
+  std::array<std::uint64_t, CGFW_COUNTER_MAX> counters() const;
+
+  // For tests and the proxies.
+  int egress_prog_fd() const;
+  int client_sockets_map_fd() const;
+  int original_dests_map_fd() const;
+
+ private:
+  DataPlane() = default;
+  cgfw_bpf* skel_ = nullptr;
+  std::vector<bpf_link*> links_;
+  ring_buffer* ring_ = nullptr;
+  FlowEventHandler handler_;
+};
+
+}  // namespace cgfw::runner

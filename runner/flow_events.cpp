@@ -1,0 +1,110 @@
+#include "runner/flow_events.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <array>
+#include <cstring>
+#include <ctime>
+
+#include "policy/matcher.h"
+
+namespace cgfw::runner {
+namespace {
+
+std::chrono::nanoseconds clock_ns(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+}  // namespace
+
+std::string protocol_name(int ip_protocol) {
+  switch (ip_protocol) {
+    case IPPROTO_TCP:
+      return "tcp";
+    case IPPROTO_UDP:
+      return "udp";
+    case IPPROTO_ICMP:
+      return "icmp";
+    case IPPROTO_ICMPV6:
+      return "ipv6-icmp";
+    default:
+      return "ip-proto-" + std::to_string(ip_protocol);
+  }
+}
+
+std::string address_text(int family, const __u8 address[16]) {
+  char buffer[INET6_ADDRSTRLEN] = {};
+  inet_ntop(family == AF_INET ? AF_INET : AF_INET6, address, buffer, sizeof(buffer));
+  return buffer;
+}
+
+std::string reason_text(int reason, int ip_protocol, int port) {
+  switch (reason) {
+    case CGFW_REASON_LOOPBACK:
+      return "loopback destination (allowed unless --no-loopback)";
+    case CGFW_REASON_NO_RULE:
+      return "no rule allows this address";
+    case CGFW_REASON_PORT:
+      return "a rule allows this address, but not port " + std::to_string(port) + "/" +
+             protocol_name(ip_protocol);
+    case CGFW_REASON_PROTOCOL:
+      return protocol_name(ip_protocol) + " is never allowed: rules allow TCP and UDP ports only";
+    case CGFW_REASON_MALFORMED:
+      return "malformed packet headers";
+    case CGFW_REASON_IPV6_EXT:
+      return "IPv6 extension header chain refused";
+    case CGFW_REASON_FRAGMENT:
+      return "IP fragment without a transport header refused";
+    default:
+      return "unknown reason " + std::to_string(reason);
+  }
+}
+
+FlowEventTranslator::FlowEventTranslator(const policy::Policy& policy,
+                                         ProcessAttributor& processes)
+    : policy_(policy),
+      processes_(processes),
+      realtime_offset_(clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC)) {}
+
+std::chrono::system_clock::time_point FlowEventTranslator::wall_time(
+    std::uint64_t monotonic_ns) const {
+  auto since_epoch = std::chrono::nanoseconds(monotonic_ns) + realtime_offset_;
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(since_epoch));
+}
+
+reports::Event FlowEventTranslator::translate(const cgfw_flow_event& raw) {
+  reports::Event event;
+  event.time = wall_time(raw.time_ns);
+  event.layer = reports::Layer::packet;
+  event.decision = raw.verdict == CGFW_VERDICT_BLOCK ? reports::Decision::blocked
+                                                     : reports::Decision::allowed;
+  event.would_block = raw.verdict == CGFW_VERDICT_AUDIT;
+  event.protocol = protocol_name(raw.protocol);
+  event.ip = address_text(raw.family, raw.daddr);
+  event.port = raw.dport;
+
+  if (raw.reason == CGFW_REASON_RULE && raw.rule_id < policy_.rules.size()) {
+    const auto& rule = policy_.rules[raw.rule_id];
+    event.rule = reports::RuleRef{rule.text, rule.where.to_string()};
+  } else {
+    event.reason = reason_text(raw.reason, raw.protocol, raw.dport);
+  }
+  if ((raw.reason == CGFW_REASON_NO_RULE || raw.reason == CGFW_REASON_PORT) &&
+      (raw.protocol == IPPROTO_TCP || raw.protocol == IPPROTO_UDP)) {
+    std::array<std::uint8_t, 16> address{};
+    std::memcpy(address.data(), raw.daddr, 16);
+    event.suggested_rule = policy::suggest_ip_rule(
+        raw.family, address, raw.dport,
+        raw.protocol == IPPROTO_UDP ? policy::Transport::udp : policy::Transport::tcp);
+  }
+  char comm[CGFW_COMM_LEN + 1] = {};
+  std::memcpy(comm, raw.comm, CGFW_COMM_LEN);
+  event.process = processes_.describe(static_cast<int>(raw.tgid), comm);
+  return event;
+}
+
+}  // namespace cgfw::runner

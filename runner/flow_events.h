@@ -1,0 +1,33 @@
+// Kernel flow events -> report events: decision, reason in words, rule, suggestion, process.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "bpf/cgfw_shared.h"
+#include "policy/rule.h"
+#include "reports/event.h"
+#include "runner/process_info.h"
+
+namespace cgfw::runner {
+
+std::string protocol_name(int ip_protocol);
+std::string address_text(int family, const __u8 address[16]);
+// The reason, in words, for a cgfw_reason code.
+std::string reason_text(int reason, int ip_protocol, int port);
+
+class FlowEventTranslator {
+ public:
+  FlowEventTranslator(const policy::Policy& policy, ProcessAttributor& processes);
+  reports::Event translate(const cgfw_flow_event& raw);
+
+ private:
+  std::chrono::system_clock::time_point wall_time(std::uint64_t monotonic_ns) const;
+
+  const policy::Policy& policy_;
+  ProcessAttributor& processes_;
+  // CLOCK_REALTIME - CLOCK_MONOTONIC at start: bpf_ktime_get_ns() is monotonic.
+  std::chrono::nanoseconds realtime_offset_{};
+};
+
+}  // namespace cgfw::runner

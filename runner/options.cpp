@@ -1,0 +1,83 @@
+#include "runner/options.h"
+
+#include <cstdio>
+#include <string_view>
+
+#include <CLI/CLI.hpp>
+
+namespace cgfw::runner {
+
+std::variant<Options, int> parse_options(int argc, const char* const* argv) {
+  Options options;
+  bool verbose = false;
+  bool quiet = false;
+
+  CLI::App app{
+      "Usage: cgfw-sandbox [OPTIONS] -- COMMAND [ARG...]\n\n"
+      "cgfw-sandbox runs COMMAND in a transient cgroup where it may reach only the destinations "
+      "the allow rules name. Everything else is blocked (or, with --audit, allowed and "
+      "recorded).",
+      "cgfw-sandbox"};
+  app.set_version_flag("--version", "cgfw-sandbox " CGFW_VERSION);
+  app.add_option("-a,--allow", options.allow_rules, "add one allow rule (repeatable)")
+      ->type_name("RULE");
+  app.add_option("-f,--allow-file", options.allow_files, "read rules from FILE (repeatable)")
+      ->type_name("FILE");
+  app.add_flag("--audit", options.audit,
+               "allow everything, record everything (default mode is block)");
+  app.add_option("--report-json", options.report_json, "write the JSON report here when the run ends")
+      ->type_name("FILE");
+  app.add_option("--user", options.user,
+                 "run COMMAND as USER (default: the invoking user when run via sudo)")
+      ->type_name("USER");
+  app.add_flag("--no-loopback", options.no_loopback,
+               "also police loopback destinations (default: allowed and recorded)");
+  app.add_flag("-v,--verbose", verbose, "say more (libbpf and verifier detail)");
+  app.add_flag("-q,--quiet", quiet, "announce nothing on stderr; the reports keep everything");
+  app.footer(
+      "Exit status: COMMAND's own; 128+N if it was killed by signal N; 125 if cgfw itself "
+      "failed; 126 if COMMAND cannot be executed; 127 if it is not found.\n"
+      "Rules: see docs/rules.md. Example: cgfw-sandbox -a github.com -a 198.51.100.0/24:443 -- make");
+
+  // Everything after the first "--" is the command, untouched; without "--", the first
+  // word that is not an option starts it (as with env).
+  int split = argc;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--") {
+      split = i;
+      break;
+    }
+  }
+  if (split == argc) app.prefix_command(true);
+  try {
+    app.parse(split, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::printf("%s", app.help().c_str());
+    return 0;
+  } catch (const CLI::CallForVersion&) {
+    std::printf("cgfw-sandbox %s\n", CGFW_VERSION);
+    return 0;
+  } catch (const CLI::ParseError& error) {
+    std::fprintf(stderr, "cgfw-sandbox: %s\nTry 'cgfw-sandbox --help'.\n", error.what());
+    return kExitCgfwFailed;
+  }
+  if (split < argc) {
+    for (int i = split + 1; i < argc; ++i) options.command.emplace_back(argv[i]);
+  } else {
+    options.command = app.remaining();
+  }
+  if (options.command.empty()) {
+    std::fprintf(stderr,
+                 "cgfw-sandbox: no command given: put the command after '--', e.g. "
+                 "cgfw-sandbox -a example.com -- make\nTry 'cgfw-sandbox --help'.\n");
+    return kExitCgfwFailed;
+  }
+  if (verbose && quiet) {
+    std::fprintf(stderr, "cgfw-sandbox: --verbose and --quiet exclude each other\n");
+    return kExitCgfwFailed;
+  }
+  options.verbosity = verbose ? Verbosity::verbose : quiet ? Verbosity::quiet : Verbosity::normal;
+  return options;
+}
+
+}  // namespace cgfw::runner

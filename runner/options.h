@@ -1,0 +1,33 @@
+// cgfw-sandbox's command line.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "runner/logging.h"
+
+namespace cgfw::runner {
+
+// Exit codes of the env/docker-run convention.
+inline constexpr int kExitCgfwFailed = 125;
+inline constexpr int kExitCannotExecute = 126;
+inline constexpr int kExitNotFound = 127;
+
+struct Options {
+  std::vector<std::string> allow_rules;  // -a/--allow, in order
+  std::vector<std::string> allow_files;  // -f/--allow-file, in order
+  bool audit = false;
+  std::optional<std::string> report_json;
+  std::optional<std::string> user;
+  bool no_loopback = false;
+  Verbosity verbosity = Verbosity::normal;
+  std::vector<std::string> command;
+};
+
+// Parses argv. Returns Options, or the exit status to leave with (0 after --help/--version,
+// kExitCgfwFailed after a usage error, with the message already printed to stderr).
+std::variant<Options, int> parse_options(int argc, const char* const* argv);
+
+}  // namespace cgfw::runner

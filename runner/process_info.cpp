@@ -1,0 +1,92 @@
+#include "runner/process_info.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
+namespace cgfw::runner {
+namespace {
+
+constexpr int kMaxAncestors = 16;
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {};
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+}  // namespace
+
+bool ProcessAttributor::read_stat(int pid, Stat& stat) const {
+  std::string text = read_file(proc_root_ + "/" + std::to_string(pid) + "/stat");
+  // "pid (comm) state ppid ...": comm may itself contain ") ", so split at the last ')'.
+  auto open = text.find('(');
+  auto close = text.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close < open) return false;
+  stat.comm = text.substr(open + 1, close - open - 1);
+  std::istringstream rest(text.substr(close + 2));
+  std::string field;
+  // Fields after comm: 3 state, 4 ppid, ..., 22 starttime.
+  for (int index = 3; index <= 22 && rest >> field; ++index) {
+    if (index == 4) stat.ppid = std::stoi(field);
+    if (index == 22) stat.start_time = std::stoull(field);
+  }
+  return stat.start_time != 0;
+}
+
+std::string ProcessAttributor::read_exe(int pid) const {
+  char buffer[4096];
+  std::string link = proc_root_ + "/" + std::to_string(pid) + "/exe";
+  ssize_t n = ::readlink(link.c_str(), buffer, sizeof(buffer) - 1);
+  if (n <= 0) return {};
+  return std::string(buffer, static_cast<std::size_t>(n));
+}
+
+reports::ProcessRecord ProcessAttributor::describe(int tgid, const std::string& comm) {
+  reports::ProcessRecord record;
+  record.pid = tgid;
+  record.comm = comm;
+  if (tgid <= 0) {
+    record.gone = true;
+    return record;
+  }
+  Stat stat;
+  if (!read_stat(tgid, stat)) {
+    record.gone = true;
+    return record;
+  }
+  auto cached = cache_.find(tgid);
+  if (cached != cache_.end() && cached->second.first == stat.start_time) {
+    reports::ProcessRecord hit = cached->second.second;
+    if (!comm.empty()) hit.comm = comm;
+    return hit;
+  }
+
+  record.ppid = stat.ppid;
+  if (record.comm.empty()) record.comm = stat.comm;
+  record.exe = read_exe(tgid);
+  std::string cmdline = read_file(proc_root_ + "/" + std::to_string(tgid) + "/cmdline");
+  std::size_t start = 0;
+  while (start < cmdline.size()) {
+    std::size_t end = cmdline.find('\0', start);
+    if (end == std::string::npos) end = cmdline.size();
+    record.cmdline.push_back(cmdline.substr(start, end - start));
+    start = end + 1;
+  }
+  // A process that exited between the stat and the other reads is gone: its fields stay empty.
+  if (record.exe.empty() && record.cmdline.empty()) record.gone = true;
+
+  int parent = stat.ppid;
+  for (int depth = 0; depth < kMaxAncestors && parent > 1 && parent != stop_at_; ++depth) {
+    Stat parent_stat;
+    if (!read_stat(parent, parent_stat)) break;
+    record.ancestors.push_back({parent, read_exe(parent)});
+    parent = parent_stat.ppid;
+  }
+  if (!record.gone) cache_[tgid] = {stat.start_time, record};
+  return record;
+}
+
+}  // namespace cgfw::runner

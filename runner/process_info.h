@@ -1,0 +1,39 @@
+// Process attribution at event time: pid -> exe, cmdline, parent chain, read from /proc while the
+// process is alive. A process gone before it could be read is reported as gone, never guessed.
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+
+#include "reports/event.h"
+
+namespace cgfw::runner {
+
+class ProcessAttributor {
+ public:
+  // Ancestors are listed up to, not including, `stop_at` (cgfw's own pid): what is above the
+  // sandbox says nothing about who inside it made a connection.
+  explicit ProcessAttributor(int stop_at, std::string proc_root = "/proc")
+      : stop_at_(stop_at), proc_root_(std::move(proc_root)) {}
+
+  // `comm` is the kernel's name for the process, captured at socket time: kept even when /proc
+  // no longer has the process.
+  reports::ProcessRecord describe(int tgid, const std::string& comm);
+
+ private:
+  struct Stat {
+    int ppid = 0;
+    unsigned long long start_time = 0;
+    std::string comm;
+  };
+  bool read_stat(int pid, Stat& stat) const;
+  std::string read_exe(int pid) const;
+
+  int stop_at_;
+  std::string proc_root_;
+  // tgid -> (start time, record): a reused pid has another start time and is read afresh.
+  std::map<int, std::pair<unsigned long long, reports::ProcessRecord>> cache_;
+};
+
+}  // namespace cgfw::runner

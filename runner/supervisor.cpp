@@ -1,0 +1,280 @@
+#include "runner/supervisor.h"
+
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
+
+#include <asio/io_context.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+#include <spdlog/spdlog.h>
+
+#include "policy/parser.h"
+#include "reports/journal.h"
+#include "reports/json_report.h"
+#include "runner/announcer.h"
+#include "runner/cgroup.h"
+#include "runner/child.h"
+#include "runner/data_plane.h"
+#include "runner/flow_events.h"
+#include "runner/ip_allow_table.h"
+#include "runner/process_info.h"
+#include "runner/watchdog.h"
+
+namespace cgfw::runner {
+namespace {
+
+constexpr auto kKillLimit = std::chrono::seconds(10);
+constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+
+// A startup error: logged as one sentence, exit 125.
+int fail(const std::string& message) {
+  spdlog::error("{}", message);
+  return kExitCgfwFailed;
+}
+
+Result<policy::Policy> load_policy(const Options& options) {
+  policy::Policy policy;
+  std::vector<policy::ParseError> errors;
+  for (std::size_t i = 0; i < options.allow_rules.size(); ++i) {
+    auto parsed = policy::parse_rule(options.allow_rules[i], "--allow #" + std::to_string(i + 1));
+    errors.insert(errors.end(), parsed.errors.begin(), parsed.errors.end());
+    policy::append_rules(policy, std::move(parsed.rules));
+  }
+  if (!options.allow_rules.empty()) policy.sources.push_back("--allow");
+  for (const auto& file : options.allow_files) {
+    auto parsed = policy::parse_file(file);
+    errors.insert(errors.end(), parsed.errors.begin(), parsed.errors.end());
+    policy::append_rules(policy, std::move(parsed.rules));
+    policy.sources.push_back(file);
+  }
+  if (!errors.empty()) {
+    std::string message = "the allow rules have " + std::to_string(errors.size()) +
+                          (errors.size() == 1 ? " error" : " errors") +
+                          "; nothing was run (see docs/rules.md):";
+    for (const auto& error : errors) message += "\n  " + error.to_string();
+    return make_error(message);
+  }
+  return policy;
+}
+
+std::map<std::string, std::uint64_t> named_counters(const DataPlane& plane) {
+  auto values = plane.counters();
+  return {
+      {"packets_allowed", values[CGFW_COUNTER_PACKETS_ALLOWED]},
+      {"packets_blocked", values[CGFW_COUNTER_PACKETS_BLOCKED]},
+      {"packets_audited", values[CGFW_COUNTER_PACKETS_AUDITED]},
+      {"events_lost", values[CGFW_COUNTER_EVENTS_LOST]},
+      {"raw_sockets_refused", values[CGFW_COUNTER_RAW_REFUSED]},
+      {"map_update_failures", values[CGFW_COUNTER_MAP_UPDATE_FAILED]},
+  };
+}
+
+// The event loop of a running sandbox: flow events, signals to forward, the child's exit, and
+// the watchdog's health. One asio io_context; every source is an fd.
+class RunLoop {
+ public:
+  RunLoop(DataPlane& plane, pid_t child, int child_pidfd, int watchdog_pidfd, int signal_fd)
+      : plane_(plane),
+        child_(child),
+        events_(io_, ::dup(plane.events_epoll_fd())),
+        child_exit_(io_, ::dup(child_pidfd)),
+        watchdog_exit_(io_, ::dup(watchdog_pidfd)),
+        signals_(io_, ::dup(signal_fd)) {}
+
+  // Runs until the child exits or the watchdog dies.
+  void run() {
+    wait_events();
+    wait_signals();
+    child_exit_.async_wait(asio::posix::descriptor_base::wait_read, [this](std::error_code) {
+      siginfo_t info{};
+      if (::waitid(P_PID, static_cast<id_t>(child_), &info, WEXITED) == 0) status_ = info;
+      io_.stop();
+    });
+    watchdog_exit_.async_wait(asio::posix::descriptor_base::wait_read, [this](std::error_code) {
+      watchdog_died_ = true;
+      io_.stop();
+    });
+    io_.run();
+  }
+
+  std::optional<siginfo_t> child_status() const { return status_; }
+  bool watchdog_died() const { return watchdog_died_; }
+
+ private:
+  void wait_events() {
+    events_.async_wait(asio::posix::descriptor_base::wait_read, [this](std::error_code error) {
+      if (error) return;
+      plane_.consume_events();
+      wait_events();
+    });
+  }
+
+  void wait_signals() {
+    signals_.async_wait(asio::posix::descriptor_base::wait_read, [this](std::error_code error) {
+      if (error) return;
+      signalfd_siginfo info{};
+      while (::read(signals_.native_handle(), &info, sizeof(info)) == sizeof(info)) {
+        // A terminal's Ctrl-C already reached the child (same process group): only signals sent
+        // to cgfw alone (kill, timeout, the CI runner) are forwarded.
+        if (info.ssi_code != SI_KERNEL) ::kill(child_, static_cast<int>(info.ssi_signo));
+      }
+      wait_signals();
+    });
+  }
+
+  asio::io_context io_;
+  DataPlane& plane_;
+  pid_t child_;
+  asio::posix::stream_descriptor events_;
+  asio::posix::stream_descriptor child_exit_;
+  asio::posix::stream_descriptor watchdog_exit_;
+  asio::posix::stream_descriptor signals_;
+  std::optional<siginfo_t> status_;
+  bool watchdog_died_ = false;
+};
+
+}  // namespace
+
+int run_sandbox(const Options& options) {
+  auto started_at = std::chrono::system_clock::now();
+  if (::geteuid() != 0)
+    return fail(
+        "cgfw-sandbox must run as root: it loads eBPF programs and creates a cgroup. Run it "
+        "with sudo; the command itself runs as the invoking user.");
+
+  auto policy = load_policy(options);
+  if (!policy) return fail(policy.error().message);
+  std::vector<std::string> warnings;
+  if (!options.audit && policy->empty()) {
+    std::string warning =
+        "the allow list is empty: in block mode nothing outbound is allowed" +
+        std::string(options.no_loopback ? "" : " (loopback aside)");
+    spdlog::warn("{}", warning);
+    warnings.push_back(warning);
+  }
+  auto credentials = resolve_credentials(options.user);
+  if (!credentials) return fail(credentials.error().message);
+
+  auto table = build_ip_allow_table(*policy);
+  if (!table) return fail(table.error().message);
+
+  auto mount = find_cgroup2_mount();
+  if (!mount) return fail(mount.error().message);
+  sweep_stale_cgroups(*mount);
+
+  DataPlaneConfig config;
+  config.audit_mode = options.audit;
+  config.police_loopback = options.no_loopback;
+  config.ip_entries = table->size();
+  auto plane = DataPlane::make(config);
+  if (!plane) return fail(plane.error().message);
+  if (auto filled = (*plane)->fill_ip_allow(*table); !filled) return fail(filled.error().message);
+
+  reports::Journal journal;
+  ProcessAttributor processes(::getpid());
+  FlowEventTranslator translator(*policy, processes);
+  Announcer announcer(options.verbosity == Verbosity::quiet);
+  auto opened = (*plane)->open_events([&](const cgfw_flow_event& raw) {
+    reports::Event event = translator.translate(raw);
+    journal.record(event);
+    announcer.on_event(event);
+  });
+  if (!opened) return fail(opened.error().message);
+
+  auto cgroup = TransientCgroup::make(*mount);
+  if (!cgroup) return fail(cgroup.error().message);
+  if (auto attached = (*plane)->attach((*cgroup)->fd()); !attached)
+    return fail(attached.error().message);
+  spdlog::debug("cgroup {} (id {}) created, programs attached", (*cgroup)->path(),
+                (*cgroup)->id());
+
+  auto watchdog = Watchdog::start((*cgroup)->fd(), (*cgroup)->path(), (*plane)->link_fds());
+  if (!watchdog) return fail(watchdog.error().message);
+
+  // Signals go through a signalfd from here on; the child unblocks them before exec.
+  sigset_t forwarded;
+  sigemptyset(&forwarded);
+  for (int sig : kForwardedSignals) sigaddset(&forwarded, sig);
+  ::sigprocmask(SIG_BLOCK, &forwarded, nullptr);
+  UniqueFd signal_fd(::signalfd(-1, &forwarded, SFD_NONBLOCK | SFD_CLOEXEC));
+  if (!signal_fd.valid()) return fail(std::string("signalfd: ") + std::strerror(errno));
+
+  auto child = spawn_in_cgroup(options.command, (*cgroup)->fd(), *credentials);
+  if (!child) return fail(child.error().message);
+
+  int exit_status = kExitCgfwFailed;
+  std::optional<int> command_exit;
+  std::optional<int> command_signal;
+  bool cgfw_failed = false;
+  if (child->exec_errno) {
+    exit_status = child->exec_errno == ENOENT ? kExitNotFound : kExitCannotExecute;
+    spdlog::error("cannot execute '{}': {}", options.command[0], std::strerror(child->exec_errno));
+    command_exit = exit_status;
+  } else {
+    RunLoop loop(**plane, child->pid, child->pidfd.get(), (*watchdog)->pidfd(), signal_fd.get());
+    loop.run();
+    if (loop.watchdog_died()) {
+      spdlog::error(
+          "the watchdog process died: the sandbox is being killed so that nothing keeps running "
+          "unguarded (fail closed)");
+      cgfw_failed = true;
+    } else if (auto status = loop.child_status()) {
+      if (status->si_code == CLD_EXITED) {
+        exit_status = status->si_status;
+        command_exit = status->si_status;
+      } else {
+        exit_status = 128 + status->si_status;
+        command_signal = status->si_status;
+      }
+    } else {
+      cgfw_failed = true;
+    }
+  }
+
+  // End: kill leftovers while still policed, drain events, detach, remove the cgroup.
+  if (!(*cgroup)->kill_all(kKillLimit))
+    warnings.push_back("processes were still in the sandbox cgroup after " +
+                       std::to_string(kKillLimit.count()) + " s");
+  (*plane)->consume_events();
+  auto counters = named_counters(**plane);
+  (*plane)->detach();
+  (*watchdog)->release();
+  if (auto removed = (*cgroup)->remove(); !removed) warnings.push_back(removed.error().message);
+  if (counters["events_lost"] > 0)
+    warnings.push_back(std::to_string(counters["events_lost"]) +
+                       " packets were dropped because their event could not be recorded "
+                       "(ring buffer full)");
+  if (cgfw_failed) exit_status = kExitCgfwFailed;
+
+  auto totals = journal.totals();
+  if (options.report_json) {
+    reports::RunInfo run;
+    run.mode = options.audit ? "audit" : "block";
+    run.command = options.command;
+    run.exit_status = command_exit;
+    run.signal = command_signal;
+    run.cgfw_exit_status = exit_status;
+    run.started_at = started_at;
+    run.ended_at = std::chrono::system_clock::now();
+    run.policy = &*policy;
+    run.kernel_counters = counters;
+    run.warnings = warnings;
+    if (auto written = reports::write_json_file(*options.report_json,
+                                                reports::make_report(run, journal));
+        !written) {
+      spdlog::error("{}", written.error().message);
+      exit_status = kExitCgfwFailed;
+    }
+  }
+  if (totals.blocked > 0)
+    spdlog::info("{} blocked destination{}{}", totals.blocked, totals.blocked == 1 ? "" : "s",
+                 options.report_json ? "; report: " + *options.report_json : "");
+  return exit_status;
+}
+
+}  // namespace cgfw::runner

@@ -1,0 +1,115 @@
+#include "runner/watchdog.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "runner/cgroup.h"
+
+namespace cgfw::runner {
+namespace {
+
+constexpr char kRelease = 'R';
+
+void close_all_except(std::vector<int> keep) {
+  std::sort(keep.begin(), keep.end());
+  unsigned int next = 0;
+  for (int fd : keep) {
+    if (static_cast<unsigned int>(fd) > next)
+      ::syscall(SYS_close_range, next, static_cast<unsigned int>(fd) - 1, 0U);
+    next = static_cast<unsigned int>(fd) + 1;
+  }
+  ::syscall(SYS_close_range, next, ~0U, 0U);
+}
+
+[[noreturn]] void watchdog_main(int control_fd, int cgroup_fd, const std::string& cgroup_path,
+                                const std::vector<int>& link_fds) {
+  std::vector<int> keep = link_fds;
+  keep.push_back(control_fd);
+  keep.push_back(cgroup_fd);
+  close_all_except(keep);  // stdio too: the watchdog must not hold the job's terminal or pipes
+  int devnull = ::open("/dev/null", O_RDWR);
+  if (devnull >= 0) {
+    ::dup2(devnull, 0);
+    ::dup2(devnull, 1);
+    ::dup2(devnull, 2);
+  }
+  // Its own session: a Ctrl-C or a kill of the job's process group must not reach it.
+  ::setsid();
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU})
+    ::signal(sig, SIG_IGN);
+  ::prctl(PR_SET_NAME, "cgfw-watchdog", 0, 0, 0);
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+
+  char byte = 0;
+  ssize_t n;
+  do {
+    n = ::read(control_fd, &byte, 1);
+  } while (n < 0 && errno == EINTR);
+  if (n == 1 && byte == kRelease) ::_exit(0);
+
+  // The runner is gone. Kill the sandbox while the programs are still attached; only then let
+  // the links go (by exiting) and remove the cgroup.
+  bool empty = kill_cgroup_and_wait(cgroup_fd, std::chrono::seconds(30));
+  for (int fd : link_fds) ::close(fd);
+  if (empty) ::rmdir(cgroup_path.c_str());
+  ::_exit(empty ? 0 : 1);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Watchdog>> Watchdog::start(int cgroup_fd, const std::string& cgroup_path,
+                                                  const std::vector<int>& link_fds) {
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0)
+    return make_error(std::string("cannot create the watchdog pipe: ") + std::strerror(errno));
+  UniqueFd read_end(pipe_fds[0]);
+  UniqueFd write_end(pipe_fds[1]);
+
+  pid_t pid = ::fork();
+  if (pid < 0) return make_error(std::string("cannot start the watchdog: ") + std::strerror(errno));
+  if (pid == 0) {
+    write_end.reset();
+    watchdog_main(read_end.get(), cgroup_fd, cgroup_path, link_fds);
+  }
+  read_end.reset();
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!pidfd.valid()) {
+    int err = errno;
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    return make_error(std::string("cannot watch the watchdog (pidfd_open): ") + std::strerror(err));
+  }
+  return std::unique_ptr<Watchdog>(new Watchdog(pid, std::move(pidfd), std::move(write_end)));
+}
+
+void Watchdog::release() {
+  if (released_) return;
+  released_ = true;
+  char byte = kRelease;
+  ssize_t ignored = ::write(control_.get(), &byte, 1);
+  (void)ignored;
+  control_.reset();
+  int status;
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+}
+
+Watchdog::~Watchdog() {
+  if (released_) return;
+  // Not released: closing the pipe makes the watchdog kill the sandbox; reap it.
+  control_.reset();
+  int status;
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+}
+
+}  // namespace cgfw::runner

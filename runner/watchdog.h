@@ -1,0 +1,41 @@
+// Fail closed when the runner dies: a small process that holds duplicates of the bpf_link fds and
+// the cgroup fd. If the runner disappears without releasing it (SIGKILL, crash), the watchdog
+// kills every process in the cgroup BEFORE its link fds close, then removes the cgroup. So no
+// sandboxed process ever keeps running without its programs attached.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "runner/unique_fd.h"
+
+namespace cgfw::runner {
+
+class Watchdog {
+ public:
+  static Result<std::unique_ptr<Watchdog>> start(int cgroup_fd, const std::string& cgroup_path,
+                                                 const std::vector<int>& link_fds);
+  ~Watchdog();
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+  // The run ended properly: the watchdog exits without touching anything. Waits for it.
+  void release();
+  // Readable when the watchdog process has exited (the runner then fails closed).
+  int pidfd() const { return pidfd_.get(); }
+  pid_t pid() const { return pid_; }
+
+ private:
+  Watchdog(pid_t pid, UniqueFd pidfd, UniqueFd control)
+      : pid_(pid), pidfd_(std::move(pidfd)), control_(std::move(control)) {}
+  pid_t pid_;
+  UniqueFd pidfd_;
+  UniqueFd control_;  // write end of the pipe; its EOF without 'R' means "the runner is gone"
+  bool released_ = false;
+};
+
+}  // namespace cgfw::runner
