@@ -1,0 +1,94 @@
+#include "policy/matcher.h"
+
+#include <netinet/in.h>
+
+#include <algorithm>
+
+#include "policy/domain_name.h"
+#include "policy/ip_literal.h"
+
+namespace cgfw::policy {
+namespace {
+
+int family_bits(int family) { return family == AF_INET ? 32 : 128; }
+
+bool prefix_contains(const IpPrefix& prefix, const std::array<std::uint8_t, 16>& address) {
+  const int bits = std::min(prefix.prefix_length, family_bits(prefix.family));
+  const int whole_bytes = bits / 8;
+  if (!std::equal(prefix.address.begin(), prefix.address.begin() + whole_bytes, address.begin())) {
+    return false;
+  }
+  const int rest = bits % 8;
+  if (rest == 0) return true;
+  const auto mask = static_cast<std::uint8_t>(0xff00 >> rest);
+  return (prefix.address[whole_bytes] & mask) == (address[whole_bytes] & mask);
+}
+
+}  // namespace
+
+std::string normalize_domain(std::string_view name) {
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+  std::string lower(name);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; });
+  if (!check_ldh_name(lower)) return "";
+  return lower;
+}
+
+const Rule* match_domain(const Policy& policy, std::string_view name) {
+  if (name.empty()) return nullptr;
+  for (const Rule& rule : policy.rules) {
+    if (rule.kind == RuleKind::domain && name == rule.domain) return &rule;
+    // Compare the suffix together with its leading dot, so the parent must begin at a label
+    // boundary ("evilexample.com" is not below "example.com") and must not be the whole name.
+    if (rule.kind == RuleKind::wildcard && name.size() > rule.domain.size() + 1 &&
+        name.ends_with(rule.domain) && name[name.size() - rule.domain.size() - 1] == '.') {
+      return &rule;
+    }
+  }
+  return nullptr;
+}
+
+bool allows_port(const Rule& rule, std::uint16_t port, Transport transport) {
+  if (rule.ports.empty()) return transport == Transport::tcp;
+  return std::any_of(rule.ports.begin(), rule.ports.end(), [&](const PortRange& range) {
+    return range.transport == transport && range.first <= port && port <= range.last;
+  });
+}
+
+const Rule* match_ip(const Policy& policy, int family, const std::array<std::uint8_t, 16>& address,
+                     std::uint16_t port, Transport transport) {
+  // A dual-stack socket reaches an IPv4 host through ::ffff:a.b.c.d; the parser stores such rules
+  // as IPv4, so the address is folded the same way before comparing.
+  IpPrefix host;
+  host.family = family;
+  host.address = address;
+  host.prefix_length = family_bits(family);
+  if (family != AF_INET && family != AF_INET6) return nullptr;
+  host = fold_ipv4_mapped(host);
+  if (host.family == AF_INET) std::fill(host.address.begin() + 4, host.address.end(), 0);
+  for (const Rule& rule : policy.rules) {
+    if (rule.kind != RuleKind::ip || !rule.prefix || rule.prefix->family != host.family) continue;
+    if (prefix_contains(*rule.prefix, host.address) && allows_port(rule, port, transport)) {
+      return &rule;
+    }
+  }
+  return nullptr;
+}
+
+std::string suggest_ip_rule(int family, const std::array<std::uint8_t, 16>& address,
+                            std::uint16_t port, Transport transport) {
+  IpPrefix host;
+  host.family = family;
+  host.address = address;
+  host.prefix_length = family_bits(family);
+  host = fold_ipv4_mapped(host);
+  const std::string text = format_address(host.family, host.address);
+  if (text.empty()) return "";
+  std::string rule = host.family == AF_INET6 ? "[" + text + "]" : text;
+  rule += ":" + std::to_string(port);
+  if (transport == Transport::udp) rule += "/udp";
+  return rule;
+}
+
+}  // namespace cgfw::policy

@@ -1,0 +1,72 @@
+// Runs the real cgfw-sandbox binary and collects what it did: exit status, output, report.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace cgfw::testing {
+
+struct SandboxResult {
+  int exit_status = -1;  // as a shell reports it: code, or 128+signal
+  std::string out;
+  std::string err;
+  std::optional<nlohmann::json> report;  // parsed --report-json, when one was asked for
+};
+
+// A cgfw-sandbox started in the background (for signal, concurrency and crash tests).
+class SandboxProcess {
+ public:
+  // `args` go between the binary and "--"; `command` after it. A report path is added when
+  // `with_report` is set.
+  SandboxProcess(const std::vector<std::string>& args, const std::vector<std::string>& command,
+                 bool with_report = true);
+  ~SandboxProcess();  // kills a still-running sandbox
+  SandboxProcess(const SandboxProcess&) = delete;
+  SandboxProcess& operator=(const SandboxProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  // Waits (bounded; the sandbox is SIGKILLed past the limit and the test fails) and collects.
+  SandboxResult wait(std::chrono::seconds limit = std::chrono::seconds(120));
+  // Reads what stderr said so far, waiting up to `limit` for `needle` to appear.
+  bool wait_for_stderr(const std::string& needle, std::chrono::milliseconds limit);
+  const std::string& report_path() const { return report_path_; }
+
+ private:
+  void drain(int timeout_ms);
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  int err_fd_ = -1;
+  std::string out_;
+  std::string err_;
+  std::string report_path_;
+  bool finished_ = false;
+};
+
+// Runs to completion.
+SandboxResult run_sandbox(const std::vector<std::string>& args,
+                          const std::vector<std::string>& command);
+
+// Validates a JSON document against reports/schema/report.schema.json with python3-jsonschema;
+// returns "" when valid, else the validator's message.
+std::string schema_errors(const nlohmann::json& report);
+
+// A fresh temporary directory, removed by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+  std::string write(const std::string& name, const std::string& content) const;
+
+ private:
+  std::string path_;
+};
+
+}  // namespace cgfw::testing
