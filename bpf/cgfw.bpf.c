@@ -23,25 +23,25 @@ int cgfw_sock_create(struct bpf_sock *sk)
 SEC("cgroup/connect4")
 int cgfw_connect4(struct bpf_sock_addr *ctx)
 {
-	return handle_sock_addr(ctx, AF_INET);
+	return handle_sock_addr(ctx, AF_INET, CGFW_CALL_CONNECT);
 }
 
 SEC("cgroup/connect6")
 int cgfw_connect6(struct bpf_sock_addr *ctx)
 {
-	return handle_sock_addr(ctx, AF_INET6);
+	return handle_sock_addr(ctx, AF_INET6, CGFW_CALL_CONNECT);
 }
 
 SEC("cgroup/sendmsg4")
 int cgfw_sendmsg4(struct bpf_sock_addr *ctx)
 {
-	return handle_sock_addr(ctx, AF_INET);
+	return handle_sock_addr(ctx, AF_INET, CGFW_CALL_SENDMSG);
 }
 
 SEC("cgroup/sendmsg6")
 int cgfw_sendmsg6(struct bpf_sock_addr *ctx)
 {
-	return handle_sock_addr(ctx, AF_INET6);
+	return handle_sock_addr(ctx, AF_INET6, CGFW_CALL_SENDMSG);
 }
 
 SEC("sockops")

@@ -83,10 +83,17 @@ static __always_inline void record_destination(struct bpf_sock_addr *ctx, int fa
 	*out = dest;
 }
 
+enum cgfw_sock_call {
+	CGFW_CALL_CONNECT,
+	CGFW_CALL_SENDMSG,
+};
+
 /* connect()/sendmsg(): the same decision as the egress program, taken before any packet, so a
- * refused connect() fails at once with EPERM instead of retrying SYNs until it times out. The
- * egress program still checks every packet. */
-static __always_inline int handle_sock_addr(struct bpf_sock_addr *ctx, int family)
+ * refused TCP connect() fails at once with EPERM instead of retrying SYNs until it times out.
+ * A UDP connect() sends nothing (ping and glibc's address sorting use it as a route probe): it
+ * is only recorded; its packets are judged when sent. The egress program checks every packet. */
+static __always_inline int handle_sock_addr(struct bpf_sock_addr *ctx, int family,
+					    enum cgfw_sock_call call)
 {
 	struct cgfw_original_dest dest;
 	struct cgfw_flow_origin origin = {};
@@ -95,6 +102,8 @@ static __always_inline int handle_sock_addr(struct bpf_sock_addr *ctx, int famil
 
 	record_owner(ctx->sk);
 	record_destination(ctx, family, &dest);
+	if (call == CGFW_CALL_CONNECT && dest.protocol != IPPROTO_TCP)
+		return 1;
 
 	origin.cookie = bpf_get_socket_cookie(ctx);
 	origin.tgid = pid_tgid >> 32;
