@@ -3,11 +3,14 @@
  * by tests/unit/shared_layout_test.cpp). Fixed-size __u types only, no pointers. */
 #pragma once
 
+/* exec.bpf.c includes the kernel's generated vmlinux.h, which defines the __u types itself. */
+#ifndef __VMLINUX_H__
 #include <linux/types.h>
+#endif
 
 #define CGFW_MAX_PORT_RANGES 16
-#define CGFW_NO_RULE 0xffffffffu
-#define CGFW_COMM_LEN 16
+#define CGFW_NO_RULE	     0xffffffffu
+#define CGFW_COMM_LEN	     16
 
 enum cgfw_transport {
 	CGFW_TRANSPORT_TCP = 1,
@@ -51,18 +54,19 @@ struct cgfw_sock_owner {
 enum cgfw_verdict {
 	CGFW_VERDICT_ALLOW = 1, /* a rule or the loopback policy allows it */
 	CGFW_VERDICT_BLOCK = 2, /* dropped */
-	CGFW_VERDICT_AUDIT = 3, /* would have been dropped; passed because the run is in audit mode */
+	CGFW_VERDICT_AUDIT =
+	    3, /* would have been dropped; passed because the run is in audit mode */
 };
 
 enum cgfw_reason {
-	CGFW_REASON_RULE = 1,          /* allowed by rule_id */
-	CGFW_REASON_LOOPBACK = 2,      /* allowed: loopback destination, loopback not policed */
-	CGFW_REASON_NO_RULE = 3,       /* no rule covers the destination address */
-	CGFW_REASON_PORT = 4,          /* a rule covers the address but not this port/transport */
-	CGFW_REASON_PROTOCOL = 5,      /* not TCP or UDP (ICMP, SCTP, ...): never allowed */
-	CGFW_REASON_MALFORMED = 6,     /* headers could not be read */
-	CGFW_REASON_IPV6_EXT = 7,      /* IPv6 extension header chain refused */
-	CGFW_REASON_FRAGMENT = 8,      /* a fragment without transport header */
+	CGFW_REASON_RULE = 1,	   /* allowed by rule_id */
+	CGFW_REASON_LOOPBACK = 2,  /* allowed: loopback destination, loopback not policed */
+	CGFW_REASON_NO_RULE = 3,   /* no rule covers the destination address */
+	CGFW_REASON_PORT = 4,	   /* a rule covers the address but not this port/transport */
+	CGFW_REASON_PROTOCOL = 5,  /* not TCP or UDP (ICMP, SCTP, ...): never allowed */
+	CGFW_REASON_MALFORMED = 6, /* headers could not be read */
+	CGFW_REASON_IPV6_EXT = 7,  /* IPv6 extension header chain refused */
+	CGFW_REASON_FRAGMENT = 8,  /* a fragment without transport header */
 };
 
 /* One event per new flow and verdict (never per packet). */
@@ -71,13 +75,13 @@ struct cgfw_flow_event {
 	__u64 cookie;  /* socket cookie; 0 when the packet had no socket */
 	__u32 tgid;    /* 0 when the owner is unknown */
 	__u32 pid;
-	__u32 rule_id; /* CGFW_NO_RULE unless reason == CGFW_REASON_RULE */
-	__u8 family;   /* AF_INET or AF_INET6 */
-	__u8 protocol; /* IPPROTO_* */
-	__u8 verdict;  /* enum cgfw_verdict */
-	__u8 reason;   /* enum cgfw_reason */
-	__u16 sport;   /* host byte order */
-	__u16 dport;   /* host byte order */
+	__u32 rule_id;	/* CGFW_NO_RULE unless reason == CGFW_REASON_RULE */
+	__u8 family;	/* AF_INET or AF_INET6 */
+	__u8 protocol;	/* IPPROTO_* */
+	__u8 verdict;	/* enum cgfw_verdict */
+	__u8 reason;	/* enum cgfw_reason */
+	__u16 sport;	/* host byte order */
+	__u16 dport;	/* host byte order */
 	__u8 saddr[16]; /* network byte order; IPv4 in the first 4 bytes */
 	__u8 daddr[16];
 	char comm[CGFW_COMM_LEN];
@@ -111,19 +115,37 @@ struct cgfw_original_dest {
 	__u32 tgid;
 };
 
+#define CGFW_EXEC_FILENAME_LEN 256
+#define CGFW_EXEC_ARGS_LEN     512
+
+/* One exec inside the sandbox, recorded when it happens so that a process that exits before
+ * user space can read /proc is still attributed. */
+struct cgfw_exec_event {
+	__u64 time_ns;
+	__u32 tgid;
+	__u32 ppid;
+	__u32 args_len; /* bytes of args used: NUL-separated argv, possibly cut */
+	__u32 pad;
+	char comm[CGFW_COMM_LEN];
+	char filename[CGFW_EXEC_FILENAME_LEN]; /* as passed to execve() */
+	char args[CGFW_EXEC_ARGS_LEN];
+};
+
 enum cgfw_counter {
 	CGFW_COUNTER_PACKETS_ALLOWED = 0,
 	CGFW_COUNTER_PACKETS_BLOCKED,
 	CGFW_COUNTER_PACKETS_AUDITED,
-	CGFW_COUNTER_EVENTS_LOST,    /* ring buffer full: the packet was dropped instead (fail closed) */
-	CGFW_COUNTER_RAW_REFUSED,    /* SOCK_RAW creations refused */
+	CGFW_COUNTER_EVENTS_LOST, /* ring buffer full: the packet was dropped instead (fail closed)
+				   */
+	CGFW_COUNTER_RAW_REFUSED, /* SOCK_RAW creations refused */
 	CGFW_COUNTER_MAP_UPDATE_FAILED,
 	CGFW_COUNTER_MAX,
 };
 
 #ifdef __cplusplus
 static_assert(sizeof(struct cgfw_port_range) == 12, "cgfw_port_range layout");
-static_assert(sizeof(struct cgfw_port_set) == 8 + 12 * CGFW_MAX_PORT_RANGES, "cgfw_port_set layout");
+static_assert(sizeof(struct cgfw_port_set) == 8 + 12 * CGFW_MAX_PORT_RANGES,
+	      "cgfw_port_set layout");
 static_assert(sizeof(struct cgfw_lpm_key_v4) == 8, "cgfw_lpm_key_v4 layout");
 static_assert(sizeof(struct cgfw_lpm_key_v6) == 20, "cgfw_lpm_key_v6 layout");
 static_assert(sizeof(struct cgfw_sock_owner) == 24, "cgfw_sock_owner layout");
@@ -131,7 +153,9 @@ static_assert(sizeof(struct cgfw_flow_event) == 88, "cgfw_flow_event layout");
 static_assert(sizeof(struct cgfw_flow_key) == 32, "cgfw_flow_key layout");
 static_assert(sizeof(struct cgfw_local_endpoint) == 24, "cgfw_local_endpoint layout");
 static_assert(sizeof(struct cgfw_original_dest) == 24, "cgfw_original_dest layout");
+static_assert(sizeof(struct cgfw_exec_event) == 24 + 16 + 256 + 512, "cgfw_exec_event layout");
 #else
 _Static_assert(sizeof(struct cgfw_flow_event) == 88, "cgfw_flow_event layout");
-_Static_assert(sizeof(struct cgfw_port_set) == 8 + 12 * CGFW_MAX_PORT_RANGES, "cgfw_port_set layout");
+_Static_assert(sizeof(struct cgfw_port_set) == 8 + 12 * CGFW_MAX_PORT_RANGES,
+	       "cgfw_port_set layout");
 #endif

@@ -25,12 +25,12 @@ static __always_inline int is_loopback(const struct cgfw_packet *pkt)
 static __always_inline struct cgfw_port_set *lookup_allow(const struct cgfw_packet *pkt)
 {
 	if (pkt->family == AF_INET) {
-		struct cgfw_lpm_key_v4 key = { .prefix_len = 32 };
+		struct cgfw_lpm_key_v4 key = {.prefix_len = 32};
 
 		__builtin_memcpy(key.addr, pkt->daddr, 4);
 		return bpf_map_lookup_elem(&allow_v4, &key);
 	}
-	struct cgfw_lpm_key_v6 key = { .prefix_len = 128 };
+	struct cgfw_lpm_key_v6 key = {.prefix_len = 128};
 
 	__builtin_memcpy(key.addr, pkt->daddr, 16);
 	return bpf_map_lookup_elem(&allow_v6, &key);

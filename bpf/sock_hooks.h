@@ -70,7 +70,8 @@ static __always_inline void record_destination(struct bpf_sock_addr *ctx, int fa
 			ip6[i] = *(volatile __u32 *)&ctx->user_ip6[i];
 
 		if (is_v4_mapped(ip6)) {
-			/* A dual-stack socket sends IPv4 packets to a mapped address: treat it as IPv4. */
+			/* A dual-stack socket sends IPv4 packets to a mapped address: treat it as
+			 * IPv4. */
 			dest.family = AF_INET;
 			__builtin_memcpy(dest.addr, &ip6[3], 4);
 		} else {

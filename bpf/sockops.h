@@ -42,7 +42,8 @@ static __always_inline int handle_sockops(struct bpf_sock_ops *ops)
 		cookie = bpf_get_socket_cookie(ops);
 		if (bpf_map_update_elem(&client_sockets, &key, &cookie, BPF_ANY))
 			count(CGFW_COUNTER_MAP_UPDATE_FAILED);
-		bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+		bpf_sock_ops_cb_flags_set(ops,
+					  ops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
 		break;
 	case BPF_SOCK_OPS_STATE_CB:
 		if (ops->args[1] == BPF_TCP_CLOSE) {

@@ -190,8 +190,9 @@ Result<Rule> parse_bare_ipv6(std::string_view token) {
   if (!address) {
     const std::string_view first = address_text.substr(0, address_text.find(':'));
     if (!std::all_of(first.begin(), first.end(), is_hex_digit)) {
-      return make_error("more than one ':' (list several ports with ',', as in "
-                        "'example.com:80,443'; bracket IPv6 addresses)");
+      return make_error(
+          "more than one ':' (list several ports with ',', as in "
+          "'example.com:80,443'; bracket IPv6 addresses)");
     }
     return make_error("'" + std::string(address_text) + "' is not a valid IPv6 address");
   }

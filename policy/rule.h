@@ -29,11 +29,11 @@ struct SourceLocation {
 };
 
 struct IpPrefix {
-  int family = 0;                           // AF_INET or AF_INET6
-  std::array<std::uint8_t, 16> address{};   // network byte order; IPv4 uses the first 4 bytes
-  int prefix_length = 0;                    // 0..32 or 0..128
+  int family = 0;                          // AF_INET or AF_INET6
+  std::array<std::uint8_t, 16> address{};  // network byte order; IPv4 uses the first 4 bytes
+  int prefix_length = 0;                   // 0..32 or 0..128
   bool operator==(const IpPrefix&) const = default;
-  std::string to_string() const;            // "198.51.100.0/24", "2001:db8::1/128"
+  std::string to_string() const;  // "198.51.100.0/24", "2001:db8::1/128"
 };
 
 enum class RuleKind : std::uint8_t {
@@ -53,13 +53,13 @@ struct UrlPattern {
 
 struct Rule {
   RuleKind kind = RuleKind::domain;
-  std::string text;             // the token exactly as written
+  std::string text;  // the token exactly as written
   SourceLocation where;
-  std::string domain;           // domain: the name; wildcard: the parent (no "*."); lower-case ASCII
-  std::optional<IpPrefix> prefix;     // kind == ip
-  std::optional<UrlPattern> url;      // kind == url
-  std::vector<PortRange> ports;       // empty: every TCP port (not UDP)
-  std::uint32_t id = 0;         // index in Policy::rules; the kernel reports it back
+  std::string domain;  // domain: the name; wildcard: the parent (no "*."); lower-case ASCII
+  std::optional<IpPrefix> prefix;  // kind == ip
+  std::optional<UrlPattern> url;   // kind == url
+  std::vector<PortRange> ports;    // empty: every TCP port (not UDP)
+  std::uint32_t id = 0;            // index in Policy::rules; the kernel reports it back
 };
 
 struct Policy {

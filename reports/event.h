@@ -21,13 +21,13 @@ struct Ancestor {
 };
 
 struct ProcessRecord {
-  int pid = 0;          // thread-group id; 0 when the kernel knew no owner
-  std::string exe;      // "" when the process was gone before it could be read
+  int pid = 0;      // thread-group id; 0 when the kernel knew no owner
+  std::string exe;  // "" when the process was gone before it could be read
   std::vector<std::string> cmdline;
-  std::string comm;     // the kernel's name for it, kept even when /proc was gone
+  std::string comm;  // the kernel's name for it, kept even when /proc was gone
   int ppid = 0;
   std::vector<Ancestor> ancestors;  // parent first, up to the sandbox's first process
-  bool gone = false;    // exited before cgfw could read /proc: exe/cmdline unknown, not guessed
+  bool gone = false;  // exited before cgfw could read /proc: exe/cmdline unknown, not guessed
 };
 
 struct RuleRef {
@@ -45,8 +45,8 @@ struct Event {
   int port = 0;
   std::optional<std::string> domain;
   std::optional<std::string> url;
-  std::optional<RuleRef> rule;          // what allowed it
-  std::optional<std::string> reason;    // why it was (or would have been) blocked, or "loopback"
+  std::optional<RuleRef> rule;        // what allowed it
+  std::optional<std::string> reason;  // why it was (or would have been) blocked, or "loopback"
   std::optional<std::string> suggested_rule;  // the rule line that would allow it
   ProcessRecord process;
   std::uint64_t count = 1;  // how many times this same event was seen

@@ -21,9 +21,15 @@ const char* to_string(Layer layer) {
 }
 
 bool Journal::record(const Event& event) {
-  Key key{static_cast<int>(event.decision), event.would_block, static_cast<int>(event.layer),
-          event.protocol, event.ip, event.port, event.domain.value_or(""),
-          event.url.value_or(""), event.process.pid};
+  Key key{static_cast<int>(event.decision),
+          event.would_block,
+          static_cast<int>(event.layer),
+          event.protocol,
+          event.ip,
+          event.port,
+          event.domain.value_or(""),
+          event.url.value_or(""),
+          event.process.pid};
   auto [it, inserted] = index_.try_emplace(key, events_.size());
   if (!inserted) {
     events_[it->second].count += event.count;
@@ -36,8 +42,10 @@ bool Journal::record(const Event& event) {
 Totals Journal::totals() const {
   Totals totals;
   for (const auto& event : events_) {
-    if (event.decision == Decision::blocked) ++totals.blocked;
-    else ++totals.allowed;
+    if (event.decision == Decision::blocked)
+      ++totals.blocked;
+    else
+      ++totals.allowed;
     if (event.would_block) ++totals.would_block;
   }
   return totals;

@@ -27,8 +27,8 @@ class Journal {
   Totals totals() const;
 
  private:
-  using Key = std::tuple<int, bool, int, std::string, std::string, int, std::string, std::string,
-                         int>;
+  using Key =
+      std::tuple<int, bool, int, std::string, std::string, int, std::string, std::string, int>;
   std::vector<Event> events_;
   std::map<Key, std::size_t> index_;
 };

@@ -75,7 +75,9 @@ json make_report(const RunInfo& run, const Journal& journal) {
     events.push_back(to_json(event));
     auto key = std::make_tuple(event.ip, event.port, event.protocol, event.domain.value_or(""));
     if (destinations.insert(key).second) {
-      json d = {{"ip", event.ip}, {"port", event.port}, {"protocol", event.protocol},
+      json d = {{"ip", event.ip},
+                {"port", event.port},
+                {"protocol", event.protocol},
                 {"decision", to_string(event.decision)}};
       if (event.domain) d["domain"] = *event.domain;
       distinct.push_back(d);

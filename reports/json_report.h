@@ -21,9 +21,9 @@ inline constexpr int kReportVersion = 1;
 struct RunInfo {
   std::string mode;  // "block" or "audit"
   std::vector<std::string> command;
-  std::optional<int> exit_status;   // the command's exit code, when it exited
-  std::optional<int> signal;        // the signal that killed it, when one did
-  int cgfw_exit_status = 0;         // what cgfw-sandbox itself exits with
+  std::optional<int> exit_status;  // the command's exit code, when it exited
+  std::optional<int> signal;       // the signal that killed it, when one did
+  int cgfw_exit_status = 0;        // what cgfw-sandbox itself exits with
   std::chrono::system_clock::time_point started_at;
   std::chrono::system_clock::time_point ended_at;
   const policy::Policy* policy = nullptr;

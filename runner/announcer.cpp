@@ -5,8 +5,10 @@ namespace cgfw::runner {
 std::string format_block_line(const reports::Event& event) {
   std::string who = event.process.comm.empty() ? "unknown process" : event.process.comm;
   who += "[" + std::to_string(event.process.pid) + "]";
-  if (!event.process.exe.empty()) who += " " + event.process.exe;
-  else if (event.process.gone) who += " (exited before it could be read)";
+  if (!event.process.exe.empty())
+    who += " " + event.process.exe;
+  else if (event.process.gone)
+    who += " (exited before it could be read)";
 
   std::string where = event.domain ? *event.domain + " (" + event.ip + ")" : event.ip;
   if (event.ip.find(':') != std::string::npos && !event.domain) where = "[" + event.ip + "]";
@@ -14,7 +16,8 @@ std::string format_block_line(const reports::Event& event) {
   where += "/" + event.protocol;
 
   std::string line = "cgfw: blocked " + who + " -> " + where + " at " +
-                     reports::to_string(event.layer) + " layer: " + event.reason.value_or("blocked");
+                     reports::to_string(event.layer) +
+                     " layer: " + event.reason.value_or("blocked");
   if (event.suggested_rule) line += "; to allow it, add the rule: " + *event.suggested_rule;
   return line;
 }

@@ -134,8 +134,9 @@ Result<std::unique_ptr<TransientCgroup>> TransientCgroup::make(const std::string
   name << kCgroupPrefix << ::getpid() << '-' << std::hex << random();
   std::string path = mount + "/" + name.str();
   if (::mkdir(path.c_str(), 0755) != 0) {
-    return make_error("cannot create the cgroup " + path + ": " + errno_text(errno) +
-                      (errno == EACCES || errno == EPERM ? " (cgfw-sandbox must run as root)" : ""));
+    return make_error(
+        "cannot create the cgroup " + path + ": " + errno_text(errno) +
+        (errno == EACCES || errno == EPERM ? " (cgfw-sandbox must run as root)" : ""));
   }
   UniqueFd dir(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dir.valid()) {

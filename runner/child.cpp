@@ -111,8 +111,8 @@ ExecPlan make_plan(const std::vector<std::string>& command, const Credentials& c
 Result<Credentials> resolve_credentials(const std::optional<std::string>& user) {
   if (user) {
     unsigned long id = 0;
-    const passwd* pw = parse_id(*user, id) ? ::getpwuid(static_cast<uid_t>(id))
-                                           : ::getpwnam(user->c_str());
+    const passwd* pw =
+        parse_id(*user, id) ? ::getpwuid(static_cast<uid_t>(id)) : ::getpwnam(user->c_str());
     if (!pw) return make_error("--user " + *user + ": no such user");
     return credentials_of(pw, pw->pw_gid);
   }

@@ -63,8 +63,7 @@ std::string reason_text(int reason, int ip_protocol, int port) {
   }
 }
 
-FlowEventTranslator::FlowEventTranslator(const policy::Policy& policy,
-                                         ProcessAttributor& processes)
+FlowEventTranslator::FlowEventTranslator(const policy::Policy& policy, ProcessAttributor& processes)
     : policy_(policy),
       processes_(processes),
       realtime_offset_(clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC)) {}
@@ -80,8 +79,8 @@ reports::Event FlowEventTranslator::translate(const cgfw_flow_event& raw) {
   reports::Event event;
   event.time = wall_time(raw.time_ns);
   event.layer = reports::Layer::packet;
-  event.decision = raw.verdict == CGFW_VERDICT_BLOCK ? reports::Decision::blocked
-                                                     : reports::Decision::allowed;
+  event.decision =
+      raw.verdict == CGFW_VERDICT_BLOCK ? reports::Decision::blocked : reports::Decision::allowed;
   event.would_block = raw.verdict == CGFW_VERDICT_AUDIT;
   event.protocol = protocol_name(raw.protocol);
   event.ip = address_text(raw.family, raw.daddr);

@@ -12,8 +12,7 @@ bool covers(const policy::IpPrefix& outer, const policy::IpPrefix& inner) {
   if (outer.family != inner.family || outer.prefix_length > inner.prefix_length) return false;
   int full_bytes = outer.prefix_length / 8;
   int rest_bits = outer.prefix_length % 8;
-  if (!std::equal(outer.address.begin(), outer.address.begin() + full_bytes,
-                  inner.address.begin()))
+  if (!std::equal(outer.address.begin(), outer.address.begin() + full_bytes, inner.address.begin()))
     return false;
   if (rest_bits == 0) return true;
   auto mask = static_cast<std::uint8_t>(0xff << (8 - rest_bits));
@@ -27,8 +26,8 @@ std::vector<cgfw_port_range> ranges_of(const policy::Rule& rule) {
     return ranges;
   }
   for (const auto& port : rule.ports) {
-    auto transport = port.transport == policy::Transport::udp ? CGFW_TRANSPORT_UDP
-                                                              : CGFW_TRANSPORT_TCP;
+    auto transport =
+        port.transport == policy::Transport::udp ? CGFW_TRANSPORT_UDP : CGFW_TRANSPORT_TCP;
     ranges.push_back({port.first, port.last, static_cast<__u8>(transport), {}, rule.id});
   }
   return ranges;
@@ -53,8 +52,8 @@ Result<std::vector<IpAllowEntry>> build_ip_allow_table(const policy::Policy& pol
     std::string contributors;
     for (const auto* other : ip_rules) {
       if (!covers(*other->prefix, prefix)) continue;
-      contributors += (contributors.empty() ? "" : ", ") + other->where.to_string() + " '" +
-                      other->text + "'";
+      contributors +=
+          (contributors.empty() ? "" : ", ") + other->where.to_string() + " '" + other->text + "'";
       for (const auto& range : ranges_of(*other)) {
         auto* end = entry.ports.ranges + entry.ports.count;
         bool duplicate = std::any_of(entry.ports.ranges, end, [&](const cgfw_port_range& r) {
@@ -63,9 +62,8 @@ Result<std::vector<IpAllowEntry>> build_ip_allow_table(const policy::Policy& pol
         if (duplicate) continue;
         if (entry.ports.count == CGFW_MAX_PORT_RANGES) {
           return make_error("the address " + prefix.to_string() + " is covered by more than " +
-                            std::to_string(CGFW_MAX_PORT_RANGES) +
-                            " port ranges (rules: " + contributors +
-                            "); merge them into fewer ranges such as :8000-8100");
+                            std::to_string(CGFW_MAX_PORT_RANGES) + " port ranges (rules: " +
+                            contributors + "); merge them into fewer ranges such as :8000-8100");
         }
         entry.ports.ranges[entry.ports.count++] = range;
       }

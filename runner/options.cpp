@@ -25,7 +25,8 @@ std::variant<Options, int> parse_options(int argc, const char* const* argv) {
       ->type_name("FILE");
   app.add_flag("--audit", options.audit,
                "allow everything, record everything (default mode is block)");
-  app.add_option("--report-json", options.report_json, "write the JSON report here when the run ends")
+  app.add_option("--report-json", options.report_json,
+                 "write the JSON report here when the run ends")
       ->type_name("FILE");
   app.add_option("--user", options.user,
                  "run COMMAND as USER (default: the invoking user when run via sudo)")
@@ -37,7 +38,8 @@ std::variant<Options, int> parse_options(int argc, const char* const* argv) {
   app.footer(
       "Exit status: COMMAND's own; 128+N if it was killed by signal N; 125 if cgfw itself "
       "failed; 126 if COMMAND cannot be executed; 127 if it is not found.\n"
-      "Rules: see docs/rules.md. Example: cgfw-sandbox -a github.com -a 198.51.100.0/24:443 -- make");
+      "Rules: see docs/rules.md. Example: cgfw-sandbox -a github.com -a 198.51.100.0/24:443 -- "
+      "make");
 
   // Everything after the first "--" is the command, untouched; without "--", the first
   // word that is not an option starts it (as with env).

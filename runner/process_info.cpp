@@ -1,20 +1,32 @@
 #include "runner/process_info.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <iterator>
+#include <cstdlib>
 #include <sstream>
+
+#include "runner/unique_fd.h"
 
 namespace cgfw::runner {
 namespace {
 
 constexpr int kMaxAncestors = 16;
+constexpr std::size_t kMaxExecRecords = 16384;
 
+// Plain read(2): a /proc file of a process that exits mid-read fails with ESRCH, which
+// libstdc++'s filebuf turns into an exception even with exceptions disabled on the stream.
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return {};
+  std::string text;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = ::read(fd.get(), buffer, sizeof(buffer))) > 0) {
+    text.append(buffer, static_cast<std::size_t>(n));
+    if (text.size() > (1 << 20)) break;
+  }
+  return n < 0 ? std::string() : text;
 }
 
 }  // namespace
@@ -30,8 +42,8 @@ bool ProcessAttributor::read_stat(int pid, Stat& stat) const {
   std::string field;
   // Fields after comm: 3 state, 4 ppid, ..., 22 starttime.
   for (int index = 3; index <= 22 && rest >> field; ++index) {
-    if (index == 4) stat.ppid = std::stoi(field);
-    if (index == 22) stat.start_time = std::stoull(field);
+    if (index == 4) stat.ppid = static_cast<int>(std::strtol(field.c_str(), nullptr, 10));
+    if (index == 22) stat.start_time = std::strtoull(field.c_str(), nullptr, 10);
   }
   return stat.start_time != 0;
 }
@@ -44,6 +56,14 @@ std::string ProcessAttributor::read_exe(int pid) const {
   return std::string(buffer, static_cast<std::size_t>(n));
 }
 
+void ProcessAttributor::on_exec(const ExecRecord& record) {
+  if (execs_.insert_or_assign(record.tgid, record).second) exec_order_.push_back(record.tgid);
+  while (exec_order_.size() > kMaxExecRecords) {
+    execs_.erase(exec_order_.front());
+    exec_order_.pop_front();
+  }
+}
+
 reports::ProcessRecord ProcessAttributor::describe(int tgid, const std::string& comm) {
   reports::ProcessRecord record;
   record.pid = tgid;
@@ -52,11 +72,19 @@ reports::ProcessRecord ProcessAttributor::describe(int tgid, const std::string& 
     record.gone = true;
     return record;
   }
-  Stat stat;
-  if (!read_stat(tgid, stat)) {
+  // The process is gone: what its exec recorded, if anything; never a guess.
+  auto from_exec = [&]() {
     record.gone = true;
+    auto exec = execs_.find(tgid);
+    if (exec == execs_.end()) return record;
+    record.exe = exec->second.filename;
+    record.cmdline = exec->second.argv;
+    record.ppid = exec->second.ppid;
+    if (record.comm.empty()) record.comm = exec->second.comm;
     return record;
-  }
+  };
+  Stat stat;
+  if (!read_stat(tgid, stat)) return from_exec();
   auto cached = cache_.find(tgid);
   if (cached != cache_.end() && cached->second.first == stat.start_time) {
     reports::ProcessRecord hit = cached->second.second;
@@ -75,8 +103,8 @@ reports::ProcessRecord ProcessAttributor::describe(int tgid, const std::string& 
     record.cmdline.push_back(cmdline.substr(start, end - start));
     start = end + 1;
   }
-  // A process that exited between the stat and the other reads is gone: its fields stay empty.
-  if (record.exe.empty() && record.cmdline.empty()) record.gone = true;
+  // A process that exited between the stat and the other reads is gone.
+  if (record.exe.empty() && record.cmdline.empty()) return from_exec();
 
   int parent = stat.ppid;
   for (int depth = 0; depth < kMaxAncestors && parent > 1 && parent != stop_at_; ++depth) {

@@ -2,11 +2,13 @@
 // process is alive. A process gone before it could be read is reported as gone, never guessed.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <string>
 #include <utility>
 
 #include "reports/event.h"
+#include "runner/exec_tracker.h"
 
 namespace cgfw::runner {
 
@@ -21,6 +23,9 @@ class ProcessAttributor {
   // no longer has the process.
   reports::ProcessRecord describe(int tgid, const std::string& comm);
 
+  // What the kernel recorded at exec: used when the process is gone before /proc is read.
+  void on_exec(const ExecRecord& record);
+
  private:
   struct Stat {
     int ppid = 0;
@@ -34,6 +39,9 @@ class ProcessAttributor {
   std::string proc_root_;
   // tgid -> (start time, record): a reused pid has another start time and is read afresh.
   std::map<int, std::pair<unsigned long long, reports::ProcessRecord>> cache_;
+  // tgid -> its latest exec; bounded, oldest forgotten first.
+  std::map<int, ExecRecord> execs_;
+  std::deque<int> exec_order_;
 };
 
 }  // namespace cgfw::runner

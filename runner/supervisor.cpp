@@ -9,9 +9,9 @@
 #include <cstring>
 #include <optional>
 
+#include <spdlog/spdlog.h>
 #include <asio/io_context.hpp>
 #include <asio/posix/stream_descriptor.hpp>
-#include <spdlog/spdlog.h>
 
 #include "policy/parser.h"
 #include "reports/journal.h"
@@ -20,6 +20,7 @@
 #include "runner/cgroup.h"
 #include "runner/child.h"
 #include "runner/data_plane.h"
+#include "runner/exec_tracker.h"
 #include "runner/flow_events.h"
 #include "runner/ip_allow_table.h"
 #include "runner/process_info.h"
@@ -78,10 +79,13 @@ std::map<std::string, std::uint64_t> named_counters(const DataPlane& plane) {
 // the watchdog's health. One asio io_context; every source is an fd.
 class RunLoop {
  public:
-  RunLoop(DataPlane& plane, pid_t child, int child_pidfd, int watchdog_pidfd, int signal_fd)
+  RunLoop(DataPlane& plane, ExecTracker* execs, pid_t child, int child_pidfd, int watchdog_pidfd,
+          int signal_fd)
       : plane_(plane),
+        execs_(execs),
         child_(child),
         events_(io_, ::dup(plane.events_epoll_fd())),
+        exec_events_(io_, ::dup(execs ? execs->epoll_fd() : plane.events_epoll_fd())),
         child_exit_(io_, ::dup(child_pidfd)),
         watchdog_exit_(io_, ::dup(watchdog_pidfd)),
         signals_(io_, ::dup(signal_fd)) {}
@@ -89,6 +93,7 @@ class RunLoop {
   // Runs until the child exits or the watchdog dies.
   void run() {
     wait_events();
+    if (execs_) wait_exec_events();
     wait_signals();
     child_exit_.async_wait(asio::posix::descriptor_base::wait_read, [this](std::error_code) {
       siginfo_t info{};
@@ -109,8 +114,18 @@ class RunLoop {
   void wait_events() {
     events_.async_wait(asio::posix::descriptor_base::wait_read, [this](std::error_code error) {
       if (error) return;
+      // Execs first: a flow's process exec'd before it connected, so its record is there.
+      if (execs_) execs_->consume();
       plane_.consume_events();
       wait_events();
+    });
+  }
+
+  void wait_exec_events() {
+    exec_events_.async_wait(asio::posix::descriptor_base::wait_read, [this](std::error_code error) {
+      if (error) return;
+      execs_->consume();
+      wait_exec_events();
     });
   }
 
@@ -129,8 +144,10 @@ class RunLoop {
 
   asio::io_context io_;
   DataPlane& plane_;
+  ExecTracker* execs_;
   pid_t child_;
   asio::posix::stream_descriptor events_;
+  asio::posix::stream_descriptor exec_events_;
   asio::posix::stream_descriptor child_exit_;
   asio::posix::stream_descriptor watchdog_exit_;
   asio::posix::stream_descriptor signals_;
@@ -151,9 +168,18 @@ int run_sandbox(const Options& options) {
   if (!policy) return fail(policy.error().message);
   std::vector<std::string> warnings;
   if (!options.audit && policy->empty()) {
-    std::string warning =
-        "the allow list is empty: in block mode nothing outbound is allowed" +
-        std::string(options.no_loopback ? "" : " (loopback aside)");
+    std::string warning = "the allow list is empty: in block mode nothing outbound is allowed" +
+                          std::string(options.no_loopback ? "" : " (loopback aside)");
+    spdlog::warn("{}", warning);
+    warnings.push_back(warning);
+  }
+  // Domain and URL rules are parsed and validated; the proxies that enforce them come with the
+  // DNS and TLS steps. Until then they allow nothing, and the user is told so, not left to guess.
+  for (const auto& rule : policy->rules) {
+    if (rule.kind == policy::RuleKind::ip) continue;
+    std::string warning = rule.where.to_string() + ": '" + rule.text +
+                          "' is a domain or URL rule; this version enforces IP rules only, so it "
+                          "allows nothing yet";
     spdlog::warn("{}", warning);
     warnings.push_back(warning);
   }
@@ -190,8 +216,18 @@ int run_sandbox(const Options& options) {
   if (!cgroup) return fail(cgroup.error().message);
   if (auto attached = (*plane)->attach((*cgroup)->fd()); !attached)
     return fail(attached.error().message);
-  spdlog::debug("cgroup {} (id {}) created, programs attached", (*cgroup)->path(),
-                (*cgroup)->id());
+  spdlog::debug("cgroup {} (id {}) created, programs attached", (*cgroup)->path(), (*cgroup)->id());
+
+  auto execs = ExecTracker::make((*cgroup)->fd(),
+                                 [&](const ExecRecord& record) { processes.on_exec(record); });
+  if (!execs) {
+    std::string warning = execs.error().message +
+                          "; processes are attributed from /proc only, so one that exits at once "
+                          "may be reported without its executable";
+    spdlog::warn("{}", warning);
+    warnings.push_back(warning);
+  }
+  ExecTracker* exec_tracker = execs ? execs->get() : nullptr;
 
   auto watchdog = Watchdog::start((*cgroup)->fd(), (*cgroup)->path(), (*plane)->link_fds());
   if (!watchdog) return fail(watchdog.error().message);
@@ -216,7 +252,8 @@ int run_sandbox(const Options& options) {
     spdlog::error("cannot execute '{}': {}", options.command[0], std::strerror(child->exec_errno));
     command_exit = exit_status;
   } else {
-    RunLoop loop(**plane, child->pid, child->pidfd.get(), (*watchdog)->pidfd(), signal_fd.get());
+    RunLoop loop(**plane, exec_tracker, child->pid, child->pidfd.get(), (*watchdog)->pidfd(),
+                 signal_fd.get());
     loop.run();
     if (loop.watchdog_died()) {
       spdlog::error(
@@ -240,8 +277,10 @@ int run_sandbox(const Options& options) {
   if (!(*cgroup)->kill_all(kKillLimit))
     warnings.push_back("processes were still in the sandbox cgroup after " +
                        std::to_string(kKillLimit.count()) + " s");
+  if (exec_tracker) exec_tracker->consume();
   (*plane)->consume_events();
   auto counters = named_counters(**plane);
+  if (exec_tracker) counters["exec_events_lost"] = exec_tracker->lost();
   (*plane)->detach();
   (*watchdog)->release();
   if (auto removed = (*cgroup)->remove(); !removed) warnings.push_back(removed.error().message);
@@ -264,8 +303,8 @@ int run_sandbox(const Options& options) {
     run.policy = &*policy;
     run.kernel_counters = counters;
     run.warnings = warnings;
-    if (auto written = reports::write_json_file(*options.report_json,
-                                                reports::make_report(run, journal));
+    if (auto written =
+            reports::write_json_file(*options.report_json, reports::make_report(run, journal));
         !written) {
       spdlog::error("{}", written.error().message);
       exit_status = kExitCgfwFailed;

@@ -19,7 +19,8 @@ using testing::PacketSpec;
 
 class EgressProgram : public ::testing::Test {
  protected:
-  void load(const std::vector<std::string>& rules, bool audit = false, bool police_loopback = false) {
+  void load(const std::vector<std::string>& rules, bool audit = false,
+            bool police_loopback = false) {
     policy::Policy policy;
     for (const auto& text : rules) {
       auto parsed = policy::parse_rule(text, "test");
@@ -36,7 +37,8 @@ class EgressProgram : public ::testing::Test {
     ASSERT_TRUE(plane.ok()) << plane.error().message;
     plane_ = std::move(*plane);
     ASSERT_TRUE(plane_->fill_ip_allow(*table).ok());
-    ASSERT_TRUE(plane_->open_events([this](const cgfw_flow_event& e) { events_.push_back(e); }).ok());
+    ASSERT_TRUE(
+        plane_->open_events([this](const cgfw_flow_event& e) { events_.push_back(e); }).ok());
   }
 
   // Runs the program once; returns its verdict (1 pass, 0 drop) and collects its events.
@@ -146,8 +148,8 @@ TEST_F(EgressProgram, TruncatedHeadersAreDropped) {
   EXPECT_EQ(last_event().reason, CGFW_REASON_MALFORMED);
   EXPECT_EQ(run({.destination = "2001:db8::10", .truncate_ip_to = 41}), 0);
   EXPECT_EQ(last_event().reason, CGFW_REASON_MALFORMED);
-  EXPECT_EQ(run({.destination = "2001:db8::10", .ipv6_extension_headers = {0}, .truncate_ip_to = 41}),
-            0);
+  EXPECT_EQ(
+      run({.destination = "2001:db8::10", .ipv6_extension_headers = {0}, .truncate_ip_to = 41}), 0);
   EXPECT_EQ(last_event().reason, CGFW_REASON_MALFORMED);
 }
 
@@ -191,16 +193,18 @@ TEST_F(EgressProgram, Ipv6OptionHeadersAreWalkedFragmentsRefused) {
   CGFW_REQUIRE_ROOT();
   load({"[2001:db8::10]:443"});
   // Hop-by-hop then destination options, then TCP to an allowed port.
-  EXPECT_EQ(run({.destination = "2001:db8::10", .destination_port = 443,
+  EXPECT_EQ(run({.destination = "2001:db8::10",
+                 .destination_port = 443,
                  .ipv6_extension_headers = {0, 60}}),
             1);
   EXPECT_EQ(last_event().dport, 443);
-  EXPECT_EQ(run({.destination = "2001:db8::10", .destination_port = 443,
-                 .ipv6_extension_headers = {44}}),
-            0);
+  EXPECT_EQ(
+      run({.destination = "2001:db8::10", .destination_port = 443, .ipv6_extension_headers = {44}}),
+      0);
   EXPECT_EQ(last_event().reason, CGFW_REASON_FRAGMENT);
   // Longer than the bounded walk: refused, not guessed.
-  EXPECT_EQ(run({.destination = "2001:db8::10", .destination_port = 443,
+  EXPECT_EQ(run({.destination = "2001:db8::10",
+                 .destination_port = 443,
                  .ipv6_extension_headers = {0, 60, 60, 60, 60}}),
             0);
   EXPECT_EQ(last_event().reason, CGFW_REASON_IPV6_EXT);

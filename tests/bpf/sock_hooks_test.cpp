@@ -43,8 +43,8 @@ class SockHooks : public ::testing::Test {
     policy::append_rules(policy_, parsed.rules);
     auto table = build_ip_allow_table(policy_);
     ASSERT_TRUE(table.ok());
-    auto plane = DataPlane::make({.audit_mode = false, .police_loopback = false,
-                                  .ip_entries = table->size()});
+    auto plane = DataPlane::make(
+        {.audit_mode = false, .police_loopback = false, .ip_entries = table->size()});
     ASSERT_TRUE(plane.ok()) << plane.error().message;
     plane_ = std::move(*plane);
     ASSERT_TRUE(plane_->fill_ip_allow(*table).ok());
@@ -74,7 +74,8 @@ class SockHooks : public ::testing::Test {
     ::close(report_pipe[1]);
     ::close(hold_pipe[0]);
     Report report;
-    EXPECT_EQ(::read(report_pipe[0], &report, sizeof(report)), static_cast<ssize_t>(sizeof(report)));
+    EXPECT_EQ(::read(report_pipe[0], &report, sizeof(report)),
+              static_cast<ssize_t>(sizeof(report)));
     child_pid_ = pid;
     look(report);
     ::close(hold_pipe[1]);
@@ -145,8 +146,8 @@ TEST_F(SockHooks, SockopsMapsTheClientPortToItsSocketCookie) {
                EXPECT_EQ(cookie, report.cookie);
 
                cgfw_original_dest dest{};
-               ASSERT_EQ(bpf_map_lookup_elem(plane_->original_dests_map_fd(), &report.cookie, &dest),
-                         0);
+               ASSERT_EQ(
+                   bpf_map_lookup_elem(plane_->original_dests_map_fd(), &report.cookie, &dest), 0);
                EXPECT_EQ(dest.family, AF_INET);
                EXPECT_EQ(dest.port, listener.port);
                EXPECT_EQ(dest.protocol, IPPROTO_TCP);

@@ -27,7 +27,9 @@ std::vector<std::string> curl(const std::string& url) {
 }
 
 // python3 one-liners for what curl cannot do (UDP, mapped addresses, raw sockets).
-std::vector<std::string> python(const std::string& code) { return {"/usr/bin/python3", "-c", code}; }
+std::vector<std::string> python(const std::string& code) {
+  return {"/usr/bin/python3", "-c", code};
+}
 
 std::vector<json> events_for(const json& report, const std::string& ip, int port = 0) {
   std::vector<json> found;
@@ -46,9 +48,9 @@ class Sandbox : public ::testing::Test {
   // No connection to ip:port got through: a marker connection from outside the sandbox is
   // logged, and it is the only one there.
   void expect_nothing_reached(const std::string& ip, int port) {
-    auto marker = run_command(curl("http://" + (ip.find(':') != std::string::npos ? "[" + ip + "]"
-                                                                                   : ip) +
-                                   ":" + std::to_string(port) + "/marker"));
+    auto marker =
+        run_command(curl("http://" + (ip.find(':') != std::string::npos ? "[" + ip + "]" : ip) +
+                         ":" + std::to_string(port) + "/marker"));
     ASSERT_EQ(marker.exit_code, 0) << marker.err;
     ASSERT_TRUE(net_->wait_for_hits(ip, port, 1, 5s));
     auto hits = net_->hits(ip, port);
@@ -100,12 +102,11 @@ TEST_F(Sandbox, OtherAddressIsBlockedAndReportedWithPidAndExe) {
 }
 
 TEST_F(Sandbox, CidrAndPortRules) {
-  auto result = run_sandbox(
-      {"-a", "198.51.100.0/24:8080"},
-      {"sh", "-c",
-       "curl -sS --max-time 5 http://198.51.100.12:8080/ && "
-       "! curl -sS --max-time 5 http://198.51.100.12:80/ && "
-       "! curl -sS --max-time 5 http://203.0.113.10:8080/"});
+  auto result = run_sandbox({"-a", "198.51.100.0/24:8080"},
+                            {"sh", "-c",
+                             "curl -sS --max-time 5 http://198.51.100.12:8080/ && "
+                             "! curl -sS --max-time 5 http://198.51.100.12:80/ && "
+                             "! curl -sS --max-time 5 http://203.0.113.10:8080/"});
   EXPECT_EQ(result.exit_status, 0) << result.err;
   EXPECT_EQ(result.out, "hello from 198.51.100.12:8080\n");
   ASSERT_TRUE(result.report);
@@ -123,11 +124,10 @@ TEST_F(Sandbox, RulesFromAFileWithPortRangesAndRoutedAddresses) {
   auto file = dir.write("egress.txt",
                         "# build egress\n"
                         "203.0.113.0/24:9000-9001   198.51.100.13:80\n");
-  auto result = run_sandbox({"-f", file},
-                            {"sh", "-c",
-                             "curl -sS --max-time 5 http://203.0.113.11:9001/ && "
-                             "curl -sS --max-time 5 http://198.51.100.13/ && "
-                             "! curl -sS --max-time 5 http://203.0.113.11:8080/"});
+  auto result = run_sandbox({"-f", file}, {"sh", "-c",
+                                           "curl -sS --max-time 5 http://203.0.113.11:9001/ && "
+                                           "curl -sS --max-time 5 http://198.51.100.13/ && "
+                                           "! curl -sS --max-time 5 http://203.0.113.11:8080/"});
   EXPECT_EQ(result.exit_status, 0) << result.err;
   EXPECT_EQ(result.out, "hello from 203.0.113.11:9001\nhello from 198.51.100.13:80\n");
   ASSERT_TRUE(result.report);
@@ -289,7 +289,8 @@ TEST_F(Sandbox, LoopbackIsAllowedAndRecordedUnlessPoliced) {
   ASSERT_TRUE(open.report);
   bool recorded = false;
   for (const auto& event : (*open.report)["events"])
-    recorded |= event["ip"] == "127.0.0.1" && event["reason"].get<std::string>().find("loopback") == 0;
+    recorded |=
+        event["ip"] == "127.0.0.1" && event["reason"].get<std::string>().find("loopback") == 0;
   EXPECT_TRUE(recorded) << open.report->dump(2);
   EXPECT_NE(open.err.find("the allow list is empty"), std::string::npos) << open.err;
 
@@ -317,7 +318,8 @@ TEST_F(Sandbox, ExitStatusIsTheCommands) {
 }
 
 TEST_F(Sandbox, SignalsToCgfwReachTheCommand) {
-  SandboxProcess sandbox({}, {"sh", "-c", "trap 'echo got-term; exit 3' TERM; echo ready >&2; "
+  SandboxProcess sandbox({}, {"sh", "-c",
+                              "trap 'echo got-term; exit 3' TERM; echo ready >&2; "
                               "while :; do sleep 0.05; done"});
   ASSERT_TRUE(sandbox.wait_for_stderr("ready", 10s));
   ::kill(sandbox.pid(), SIGTERM);
@@ -342,9 +344,10 @@ TEST_F(Sandbox, LeftoverProcessesAreKilledWhenTheCommandExits) {
 }
 
 TEST_F(Sandbox, TwoSandboxesAtOnceKeepTheirOwnPolicies) {
-  const std::string loop = "i=0; while [ $i -lt 20 ]; do curl -sS --max-time 5 -o /dev/null "
-                           "http://%A%/ || exit 1; ! curl -sS --max-time 5 -o /dev/null "
-                           "http://%B%/ 2>/dev/null || exit 2; i=$((i+1)); done";
+  const std::string loop =
+      "i=0; while [ $i -lt 20 ]; do curl -sS --max-time 5 -o /dev/null "
+      "http://%A%/ || exit 1; ! curl -sS --max-time 5 -o /dev/null "
+      "http://%B%/ 2>/dev/null || exit 2; i=$((i+1)); done";
   auto script = [&](const std::string& a, const std::string& b) {
     std::string s = loop;
     s.replace(s.find("%A%"), 3, a);
@@ -372,10 +375,11 @@ TEST_F(Sandbox, TwoSandboxesAtOnceKeepTheirOwnPolicies) {
 TEST_F(Sandbox, RunnerKilledMidRunLeavesNothingBehind) {
   TempDir dir;
   auto pid_file = dir.file("pid");
-  SandboxProcess sandbox(
-      {"-a", "198.51.100.10"},
-      {"sh", "-c", "echo $$ > " + pid_file + "; echo started >&2; while :; do "
-                   "curl -sS --max-time 2 -o /dev/null http://198.51.100.10/; done"});
+  SandboxProcess sandbox({"-a", "198.51.100.10"},
+                         {"sh", "-c",
+                          "echo $$ > " + pid_file +
+                              "; echo started >&2; while :; do "
+                              "curl -sS --max-time 2 -o /dev/null http://198.51.100.10/; done"});
   ASSERT_TRUE(sandbox.wait_for_stderr("started", 10s));
   std::ifstream in(pid_file);
   pid_t job = 0;
@@ -445,8 +449,8 @@ TEST_F(Sandbox, BadAllowFileIsRejectedWithFileLineAndNothingRuns) {
 }
 
 TEST_F(Sandbox, RunsAsTheRequestedUserWithOnlyStdioOpen) {
-  auto result = run_sandbox({"--user", "nobody"},
-                            {"sh", "-c", "id -u; ls /proc/$$/fd | tr '\\n' ' '"});
+  auto result =
+      run_sandbox({"--user", "nobody"}, {"sh", "-c", "id -u; ls /proc/$$/fd | tr '\\n' ' '"});
   EXPECT_EQ(result.exit_status, 0) << result.err;
   EXPECT_EQ(result.out, "65534\n0 1 2 ") << "every fd but 0/1/2 is closed before exec";
 

@@ -17,7 +17,7 @@ std::vector<std::uint8_t> transport_header(const PacketSpec& spec) {
   std::vector<std::uint8_t> l4(spec.protocol == 6 ? 20 : 8, 0);
   put16(l4, 0, spec.source_port);
   put16(l4, 2, spec.destination_port);
-  if (spec.protocol == 6) l4[12] = 5 << 4;        // TCP data offset
+  if (spec.protocol == 6) l4[12] = 5 << 4;          // TCP data offset
   if (spec.protocol == 1 || spec.protocol == 58) {  // ICMP echo request: no ports
     l4.assign(8, 0);
     l4[0] = spec.protocol == 1 ? 8 : 128;

@@ -6,9 +6,9 @@
 
 #include <gtest/gtest.h>
 
-#define CGFW_REQUIRE_ROOT()                                                                  \
-  do {                                                                                       \
-    if (::geteuid() != 0)                                                                    \
+#define CGFW_REQUIRE_ROOT()                                                                \
+  do {                                                                                     \
+    if (::geteuid() != 0)                                                                  \
       GTEST_SKIP() << "SKIPPED LOUDLY: this test loads eBPF programs and needs root; run " \
-                      "the suite with sudo (CI does)";                                       \
+                      "the suite with sudo (CI does)";                                     \
   } while (0)

@@ -55,16 +55,16 @@ TEST(IpAllowTable, MorePreciseEntriesInheritCoveringRanges) {
 }
 
 TEST(IpAllowTable, NonOctetPrefixesCoverCorrectly) {
-  auto table = build_ip_allow_table(policy_of({"198.51.100.0/25:22", "198.51.100.130:80",
-                                               "198.51.100.100:80"}));
+  auto table = build_ip_allow_table(
+      policy_of({"198.51.100.0/25:22", "198.51.100.130:80", "198.51.100.100:80"}));
   ASSERT_TRUE(table.ok());
   EXPECT_EQ(entry_for(*table, "198.51.100.130/32")->ports.count, 1u);
   EXPECT_EQ(entry_for(*table, "198.51.100.100/32")->ports.count, 2u);
 }
 
 TEST(IpAllowTable, Ipv6AndIpv4AreSeparate) {
-  auto table = build_ip_allow_table(policy_of({"[2001:db8::]/32:443", "[2001:db8::1]:80",
-                                               "0.0.0.0/0:8443"}));
+  auto table = build_ip_allow_table(
+      policy_of({"[2001:db8::]/32:443", "[2001:db8::1]:80", "0.0.0.0/0:8443"}));
   ASSERT_TRUE(table.ok());
   EXPECT_EQ(entry_for(*table, "2001:db8::1/128")->ports.count, 2u);
   EXPECT_EQ(entry_for(*table, "0.0.0.0/0")->ports.count, 1u);
@@ -90,8 +90,8 @@ TEST(IpAllowTable, TooManyRangesForOneAddressIsAClearError) {
 }
 
 TEST(IpAllowTable, DomainAndUrlRulesAreNotIpEntries) {
-  auto table = build_ip_allow_table(policy_of({"example.com", "*.example.org:443",
-                                               "https://example.net/org/*"}));
+  auto table = build_ip_allow_table(
+      policy_of({"example.com", "*.example.org:443", "https://example.net/org/*"}));
   ASSERT_TRUE(table.ok());
   EXPECT_TRUE(table->empty());
 }

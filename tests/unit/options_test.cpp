@@ -21,8 +21,8 @@ std::variant<Options, int> parse(std::vector<const char*> args) {
 
 TEST(Options, EverythingBeforeTheSeparatorAndTheCommandAfter) {
   auto parsed = parse({"-a", "example.com", "--allow", "198.51.100.7", "-f", "egress.txt",
-                       "--report-json", "r.json", "--user", "builder", "--no-loopback", "-v",
-                       "--", "make", "-j2", "--allow", "x"});
+                       "--report-json", "r.json", "--user", "builder", "--no-loopback", "-v", "--",
+                       "make", "-j2", "--allow", "x"});
   ASSERT_TRUE(std::holds_alternative<Options>(parsed)) << last_err;
   const auto& options = std::get<Options>(parsed);
   EXPECT_EQ(options.allow_rules, (std::vector<std::string>{"example.com", "198.51.100.7"}));

@@ -79,8 +79,9 @@ TEST(PolicyMatcher, WildcardUsesLabelBoundaries) {
 }
 
 TEST(PolicyMatcher, FirstMatchingDomainRuleWins) {
-  const Policy policy = policy_of("198.51.100.7 https://api.example.com/ *.example.com:443 "
-                                  "api.example.com:80");
+  const Policy policy = policy_of(
+      "198.51.100.7 https://api.example.com/ *.example.com:443 "
+      "api.example.com:80");
   const Rule* rule = match_domain(policy, "api.example.com");
   ASSERT_NE(rule, nullptr);
   EXPECT_EQ(rule->id, 2U);
@@ -93,8 +94,9 @@ TEST(PolicyMatcher, PunycodeRuleMatchesTheWireName) {
 }
 
 TEST(PolicyMatcher, AllowsPort) {
-  const Policy policy = policy_of("a.example b.example:80,8000-8100 c.example:53/udp "
-                                  "https://d.example:8443/x");
+  const Policy policy = policy_of(
+      "a.example b.example:80,8000-8100 c.example:53/udp "
+      "https://d.example:8443/x");
   const Rule& any_tcp = policy.rules[0];
   EXPECT_TRUE(allows_port(any_tcp, 1, Transport::tcp));
   EXPECT_TRUE(allows_port(any_tcp, 65535, Transport::tcp));
@@ -116,8 +118,9 @@ TEST(PolicyMatcher, AllowsPort) {
 }
 
 TEST(PolicyMatcher, Ipv4) {
-  const Policy policy = policy_of("198.51.100.7:443 198.51.100.0/24:80 198.51.100.0/25:53/udp "
-                                  "203.0.113.9");
+  const Policy policy = policy_of(
+      "198.51.100.7:443 198.51.100.0/24:80 198.51.100.0/25:53/udp "
+      "203.0.113.9");
   EXPECT_EQ(ip_match(policy, AF_INET, "198.51.100.7", 443), "198.51.100.7:443");
   EXPECT_EQ(ip_match(policy, AF_INET, "198.51.100.7", 80), "198.51.100.0/24:80");
   EXPECT_EQ(ip_match(policy, AF_INET, "198.51.100.255", 80), "198.51.100.0/24:80");

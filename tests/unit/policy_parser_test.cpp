@@ -99,12 +99,15 @@ TEST(PolicyParser, PublicSuffixes) {
       {"com", "'com' is a public suffix, not a host name"},
       {"co.uk", "'co.uk' is a public suffix, not a host name"},
       {"COM.", "'com' is a public suffix, not a host name"},
-      {"*.com", "'*.com' covers the public suffix 'com', below which anyone can register names; "
-                "list the hosts you need"},
-      {"*.co.uk", "'*.co.uk' covers the public suffix 'co.uk', below which anyone can register "
-                  "names; list the hosts you need"},
-      {"*.github.io", "'*.github.io' covers the public suffix 'github.io', below which anyone "
-                      "can register names; list the hosts you need"},
+      {"*.com",
+       "'*.com' covers the public suffix 'com', below which anyone can register names; "
+       "list the hosts you need"},
+      {"*.co.uk",
+       "'*.co.uk' covers the public suffix 'co.uk', below which anyone can register "
+       "names; list the hosts you need"},
+      {"*.github.io",
+       "'*.github.io' covers the public suffix 'github.io', below which anyone "
+       "can register names; list the hosts you need"},
   });
   // An exact private suffix is one real host.
   EXPECT_EQ(only_rule("github.io").domain, "github.io");
@@ -131,8 +134,9 @@ TEST(PolicyParser, BadNames) {
       {"a.*.example.com", "'*' is only allowed as the whole first label, as in '*.example.com'"},
       {"*.*.example.com", "'*' is only allowed as the whole first label, as in '*.example.com'"},
       {"example.*", "'*' is only allowed as the whole first label, as in '*.example.com'"},
-      {"*", "a lone '*' would allow every name; write '*.example.com' to allow the names below "
-            "example.com"},
+      {"*",
+       "a lone '*' would allow every name; write '*.example.com' to allow the names below "
+       "example.com"},
       {"*.", "missing name after '*.'"},
       {"a..b", "empty label (a leading dot or two dots in a row)"},
       {".example.com", "empty label (a leading dot or two dots in a row)"},
@@ -147,8 +151,9 @@ TEST(PolicyParser, BadNames) {
       {"198.51.100.07", numeric},
       {"example.0x1f", numeric},
       {":443", "missing host before ':'"},
-      {"example.com/path", "a '/' after a name starts a path, which only URL rules have, as in "
-                           "'https://example.com/path'"},
+      {"example.com/path",
+       "a '/' after a name starts a path, which only URL rules have, as in "
+       "'https://example.com/path'"},
   });
   EXPECT_EQ(only_rule("a-b.3com.example").domain, "a-b.3com.example");
 }
@@ -177,8 +182,9 @@ TEST(PolicyParser, Ports) {
       {"example.com:0", "port 0 is not allowed (ports are 1-65535)"},
       {"example.com:0-10", "port 0 is not allowed (ports are 1-65535)"},
       {"example.com:65536", "port 65536 is out of range (ports are 1-65535)"},
-      {"example.com:99999999999999999999", "port 99999999999999999999 is out of range (ports "
-                                           "are 1-65535)"},
+      {"example.com:99999999999999999999",
+       "port 99999999999999999999 is out of range (ports "
+       "are 1-65535)"},
       {"example.com:9-1", "port range 9-1 is reversed; write 1-9"},
       {"example.com:https", "'https' is not a port number"},
       {"example.com:+443", "'+443' is not a port number"},
@@ -189,8 +195,9 @@ TEST(PolicyParser, Ports) {
       {"example.com:53/sctp", "unknown transport 'sctp' (use '/tcp' or '/udp')"},
       {"example.com:53/udp/tcp", "unknown transport 'udp/tcp' (use '/tcp' or '/udp')"},
       {"example.com/udp", "'/udp' needs ports before it, as in 'example.com:53/udp'"},
-      {"example.com:443:80", "more than one ':' (list several ports with ',', as in "
-                             "'example.com:80,443'; bracket IPv6 addresses)"},
+      {"example.com:443:80",
+       "more than one ':' (list several ports with ',', as in "
+       "'example.com:80,443'; bracket IPv6 addresses)"},
   });
 }
 
@@ -208,8 +215,9 @@ TEST(PolicyParser, Ipv4) {
   EXPECT_EQ(rule.prefix, prefix_of(AF_INET, "198.51.100.0", 24));
   EXPECT_EQ(rule.ports, std::vector<PortRange>{udp(53, 53)});
   expect_errors({
-      {"198.51.100.7/24", "host bits are set below the /24 prefix; the network is "
-                          "198.51.100.0/24 (or drop the length for the single address)"},
+      {"198.51.100.7/24",
+       "host bits are set below the /24 prefix; the network is "
+       "198.51.100.0/24 (or drop the length for the single address)"},
       {"198.51.100.0/33", "prefix length 33 is longer than 32 bits"},
       {"198.51.100.0/", "prefix length '' is not a number 0-32"},
       {"198.51.100.0/x", "prefix length 'x' is not a number 0-32"},
@@ -235,12 +243,14 @@ TEST(PolicyParser, Ipv6) {
   // Without brackets the last group is part of the address, not a port.
   EXPECT_EQ(only_rule("2001:db8::1:443").prefix, prefix_of(AF_INET6, "2001:db8::1:443", 128));
   expect_errors({
-      {"2001:db8::/32:443", "ports after an IPv6 address need brackets, as in "
-                            "'[2001:db8::]/32:443'"},
+      {"2001:db8::/32:443",
+       "ports after an IPv6 address need brackets, as in "
+       "'[2001:db8::]/32:443'"},
       {"2001:db8::1/udp", "'/udp' needs ports before it, as in '[2001:db8::1]:53/udp'"},
       {"[2001:db8::1]/udp", "'/udp' needs ports before it, as in '[2001:db8::1]:53/udp'"},
-      {"2001:db8::1/64", "host bits are set below the /64 prefix; the network is 2001:db8::/64 "
-                         "(or drop the length for the single address)"},
+      {"2001:db8::1/64",
+       "host bits are set below the /64 prefix; the network is 2001:db8::/64 "
+       "(or drop the length for the single address)"},
       {"2001:db8::/129", "prefix length 129 is longer than 128 bits"},
       {"2001:db8:::1", "'2001:db8:::1' is not a valid IPv6 address"},
       {"fe80::1%eth0", "'fe80::1%eth0' is not a valid IPv6 address"},
@@ -301,60 +311,73 @@ TEST(PolicyParser, Urls) {
             "/.well-known/x;v=1:@!$&'()+,=");
   EXPECT_EQ(only_rule("https://h.example/a%2A").url->path, "/a%2A");
   expect_errors({
-      {"ftp://example.com/", "unsupported scheme 'ftp'; a URL rule starts with 'https://' or "
-                             "'http://'"},
+      {"ftp://example.com/",
+       "unsupported scheme 'ftp'; a URL rule starts with 'https://' or "
+       "'http://'"},
       {"://example.com/", "unsupported scheme ''; a URL rule starts with 'https://' or 'http://'"},
       {"https://", "missing host after 'https://'"},
       {"https:///path", "missing host after 'https://'"},
       {"https://user@example.com/", "user information ('user@') is not allowed in a URL rule"},
-      {"https://example.com/a?b=1", "a query string ('?') is not allowed; a URL rule matches a "
-                                    "path"},
+      {"https://example.com/a?b=1",
+       "a query string ('?') is not allowed; a URL rule matches a "
+       "path"},
       {"https://example.com/a*/b", "'*' is only allowed at the very end of a URL path"},
       {"https://example.com/a**", "'*' is only allowed at the very end of a URL path"},
-      {"https://example.com/a/../b", "'.' and '..' path segments are not allowed; write the path "
-                                     "they lead to"},
-      {"https://example.com/./b", "'.' and '..' path segments are not allowed; write the path "
-                                  "they lead to"},
-      {"https://example.com/a/..", "'.' and '..' path segments are not allowed; write the path "
-                                   "they lead to"},
-      {"https://example.com/%2e%2E/b", "'.' and '..' path segments are not allowed; write the "
-                                       "path they lead to"},
-      {"https://example.com/a/.*", "'.' and '..' path segments are not allowed; write the path "
-                                   "they lead to"},
+      {"https://example.com/a/../b",
+       "'.' and '..' path segments are not allowed; write the path "
+       "they lead to"},
+      {"https://example.com/./b",
+       "'.' and '..' path segments are not allowed; write the path "
+       "they lead to"},
+      {"https://example.com/a/..",
+       "'.' and '..' path segments are not allowed; write the path "
+       "they lead to"},
+      {"https://example.com/%2e%2E/b",
+       "'.' and '..' path segments are not allowed; write the "
+       "path they lead to"},
+      {"https://example.com/a/.*",
+       "'.' and '..' path segments are not allowed; write the path "
+       "they lead to"},
       {"https://example.com/a%2", "'%' in a path must be followed by two hex digits"},
       {"https://example.com/a%zz", "'%' in a path must be followed by two hex digits"},
-      {"https://example.com/a\\b", "character '\\' is not allowed in a URL path (percent-encode "
-                                   "it)"},
-      {"https://example.com/a|b", "character '|' is not allowed in a URL path (percent-encode "
-                                  "it)"},
+      {"https://example.com/a\\b",
+       "character '\\' is not allowed in a URL path (percent-encode "
+       "it)"},
+      {"https://example.com/a|b",
+       "character '|' is not allowed in a URL path (percent-encode "
+       "it)"},
       {"https://example.com:/", "':' must be followed by a port"},
       {"https://example.com:0/", "port 0 is not allowed (ports are 1-65535)"},
       {"https://example.com:443,8443/", "a URL rule takes one port, not a list or a range"},
       {"https://example.com:1-2/", "a URL rule takes one port, not a list or a range"},
       {"https://example.com:http/", "'http' is not a port number"},
-      {"https://2001:db8::1/", "an IPv6 address in a URL needs brackets, as in "
-                               "'https://[2001:db8::1]/'"},
+      {"https://2001:db8::1/",
+       "an IPv6 address in a URL needs brackets, as in "
+       "'https://[2001:db8::1]/'"},
       {"https://[2001:db8::1/", "missing ']' after the IPv6 address"},
       {"https://[2001:db8::x]/", "'2001:db8::x' is not a valid IPv6 address"},
       {"https://[2001:db8::1]x/", "unexpected 'x' after ']'"},
-      {"https://*.com/", "'*.com' covers the public suffix 'com', below which anyone can register "
-                         "names; list the hosts you need"},
+      {"https://*.com/",
+       "'*.com' covers the public suffix 'com', below which anyone can register "
+       "names; list the hosts you need"},
       {"https://co.uk/", "'co.uk' is a public suffix, not a host name"},
-      {"https://exa*mple.com/", "'*' is only allowed as the whole first label, as in "
-                                "'*.example.com'"},
+      {"https://exa*mple.com/",
+       "'*' is only allowed as the whole first label, as in "
+       "'*.example.com'"},
       {"https://a_b.example/", "'_' is not allowed in a host name (only letters, digits and '-')"},
       {"https://:443/", "missing host name"},
   });
 }
 
 TEST(PolicyParser, HardenRunnerPaste) {
-  const std::string text = "# from step-security/harden-runner\n"
-                           "\n"
-                           "  github.com:443 api.github.com:443\n"
-                           "\tobjects.githubusercontent.com:443   registry.npmjs.org:443 # npm\n"
-                           "pypi.org:443\r\n"
-                           "files.pythonhosted.org:443#no space before the comment\n"
-                           "   # indented comment\n";
+  const std::string text =
+      "# from step-security/harden-runner\n"
+      "\n"
+      "  github.com:443 api.github.com:443\n"
+      "\tobjects.githubusercontent.com:443   registry.npmjs.org:443 # npm\n"
+      "pypi.org:443\r\n"
+      "files.pythonhosted.org:443#no space before the comment\n"
+      "   # indented comment\n";
   const ParseResult result = parse_rules(text, "egress.txt");
   ASSERT_TRUE(result.errors.empty()) << describe(result);
   ASSERT_EQ(result.rules.size(), 6U);
@@ -376,11 +399,12 @@ TEST(PolicyParser, HardenRunnerPaste) {
 }
 
 TEST(PolicyParser, EveryErrorIsReportedAndNoRulesKept) {
-  const std::string text = "good.example\n"
-                           "  exa*mple.com ok.example 198.51.100.7/24\n"
-                           "# comment *.com\n"
-                           "\n"
-                           "https://example.com/a?b example.com:0\n";
+  const std::string text =
+      "good.example\n"
+      "  exa*mple.com ok.example 198.51.100.7/24\n"
+      "# comment *.com\n"
+      "\n"
+      "https://example.com/a?b example.com:0\n";
   const ParseResult result = parse_rules(text, "egress.txt");
   EXPECT_TRUE(result.rules.empty());
   ASSERT_EQ(result.errors.size(), 4U) << describe(result);
@@ -437,8 +461,9 @@ TEST(PolicyParser, BadBytesAreReportedWhereTheyAre) {
   const ParseResult result = parse_rules(text, "f");
   EXPECT_TRUE(result.rules.empty());
   ASSERT_EQ(result.errors.size(), 6U) << describe(result);
-  EXPECT_EQ(result.errors[0].to_string(), "f:2:3: 'ab\\x00c.example': NUL byte (is this a binary "
-                                          "file?)");
+  EXPECT_EQ(result.errors[0].to_string(),
+            "f:2:3: 'ab\\x00c.example': NUL byte (is this a binary "
+            "file?)");
   EXPECT_EQ(result.errors[1].to_string(), "f:3:12: 'b\\xFF.example': invalid UTF-8 (byte 0xFF)");
   EXPECT_EQ(result.errors[2].to_string(), "f:4:16: '\\xC3(': invalid UTF-8 (byte 0xC3)");
   EXPECT_EQ(result.errors[3].to_string(), "f:5:2: 'a\\x01.example': control character 0x01");

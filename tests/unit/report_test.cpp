@@ -88,7 +88,8 @@ RunInfo sample_run(const policy::Policy& policy) {
 
 TEST(JsonReport, WholeReportValidatesAgainstTheSchema) {
   policy::Policy policy;
-  policy::append_rules(policy, policy::parse_rules("198.51.100.10\nexample.com:443\n", "egress.txt").rules);
+  policy::append_rules(policy,
+                       policy::parse_rules("198.51.100.10\nexample.com:443\n", "egress.txt").rules);
   policy.sources.push_back("egress.txt");
   Journal journal;
   journal.record(curl_event(Decision::blocked, "198.51.100.11"));

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite, as root (the BPF and integration tests load real programs and build a
+# fake internet in a network namespace): a normal build, then an ASan+UBSan build, each running
+# the unit, bpf and integration tests.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "test.sh: run as root (sudo scripts/test.sh): the bpf and integration tests need it" >&2
+  exit 1
+fi
+scripts/install-deps.sh
+
+run_suite() {
+  local dir=$1
+  (cd "$dir" && ctest --output-on-failure --timeout 300 -j2 -L 'unit|bpf|integration')
+}
+
+echo "== build (RelWithDebInfo)"
+scripts/build.sh "$root/build"
+run_suite "$root/build"
+
+echo "== build with AddressSanitizer + UndefinedBehaviorSanitizer"
+scripts/build.sh "$root/build-asan" -DCGFW_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  run_suite "$root/build-asan"
