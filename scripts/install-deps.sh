@@ -11,8 +11,8 @@ packages=(
   # user side
   libssl-dev libc-ares-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libidn2-dev libpsl-dev
   libasio-dev
-  # tests
-  libgtest-dev libgmock-dev python3 python3-jsonschema iproute2 curl netcat-openbsd iputils-ping
+  # tests (libclang-rt: libFuzzer)
+  libclang-rt-14-dev libgtest-dev libgmock-dev python3 python3-jsonschema iproute2 curl netcat-openbsd iputils-ping
   procps
 )
 

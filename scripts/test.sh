@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as root (the BPF and integration tests load real programs and build a
 # fake internet in a network namespace): a normal build, then an ASan+UBSan build, each running
-# the unit, bpf and integration tests.
+# the unit, bpf and integration tests; then each libFuzzer target for a bounded time.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -25,3 +25,6 @@ echo "== build with AddressSanitizer + UndefinedBehaviorSanitizer"
 scripts/build.sh "$root/build-asan" -DCGFW_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite "$root/build-asan"
+
+echo "== fuzz (bounded)"
+scripts/fuzz.sh "${CGFW_FUZZ_SECONDS:-30}"

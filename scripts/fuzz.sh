@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang (ASan+UBSan) and runs each for SECONDS (default 30)
+# from its seed corpus in tests/fuzz/corpus/. A crash leaves its input in build-fuzz/ and fails.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+seconds=${1:-30}
+out="$root/build-fuzz"
+mkdir -p "$out"
+flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I"$root")
+
+clang++ "${flags[@]}" "$root"/policy/*.cpp "$root/tests/fuzz/rule_parser_fuzz.cpp" \
+  -lidn2 -lpsl -o "$out/rule_parser_fuzz"
+
+for target in rule_parser; do
+  corpus="$out/corpus-$target"
+  mkdir -p "$corpus"
+  cp -n "$root/tests/fuzz/corpus/$target/"* "$corpus/" 2>/dev/null || true
+  echo "== fuzz $target for ${seconds}s"
+  (cd "$out" && "./${target}_fuzz" -max_total_time="$seconds" -max_len=4096 -timeout=5 \
+    -print_final_stats=1 "$corpus" 2>&1 | tail -n 12)
+done
