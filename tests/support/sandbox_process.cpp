@@ -1,5 +1,7 @@
 #include "tests/support/sandbox_process.h"
 
+#include "tests/support/fake_internet.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -26,34 +28,6 @@ std::string read_all(const std::string& path) {
   std::stringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();
-}
-
-// Runs argv, returns (exit status, stdout+stderr).
-std::pair<int, std::string> run_capture(const std::vector<std::string>& argv) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid;
-  int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(fds[1]);
-  std::string output;
-  if (rc == 0) {
-    char buffer[4096];
-    ssize_t n;
-    while ((n = ::read(fds[0], buffer, sizeof(buffer))) > 0) output.append(buffer, n);
-  }
-  ::close(fds[0]);
-  int status = 0;
-  if (rc != 0) return {127, "cannot run " + argv[0]};
-  ::waitpid(pid, &status, 0);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), output};
 }
 
 }  // namespace
@@ -162,14 +136,15 @@ std::string schema_errors(const nlohmann::json& report) {
   TempDir dir;
   std::string report_path = dir.write("report.json", report.dump());
   std::string schema = std::string(CGFW_SOURCE_DIR) + "/reports/schema/report.schema.json";
-  auto [status, output] = run_capture(
+  auto result = run_command(
       {"/usr/bin/python3", "-c",
        "import json,sys,jsonschema\n"
        "schema=json.load(open(sys.argv[1]))\n"
        "jsonschema.Draft202012Validator.check_schema(schema)\n"
        "jsonschema.Draft202012Validator(schema).validate(json.load(open(sys.argv[2])))\n",
        schema, report_path});
-  return status == 0 ? "" : output.empty() ? "validator failed" : output;
+  std::string output = result.out + result.err;
+  return result.exit_code == 0 ? "" : output.empty() ? "validator failed" : output;
 }
 
 TempDir::TempDir() {
