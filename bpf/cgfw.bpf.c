@@ -44,6 +44,18 @@ int cgfw_sendmsg6(struct bpf_sock_addr *ctx)
 	return handle_sock_addr(ctx, AF_INET6, CGFW_CALL_SENDMSG);
 }
 
+SEC("cgroup/recvmsg4")
+int cgfw_recvmsg4(struct bpf_sock_addr *ctx)
+{
+	return handle_recvmsg(ctx, AF_INET);
+}
+
+SEC("cgroup/recvmsg6")
+int cgfw_recvmsg6(struct bpf_sock_addr *ctx)
+{
+	return handle_recvmsg(ctx, AF_INET6);
+}
+
 SEC("sockops")
 int cgfw_sockops(struct bpf_sock_ops *ops)
 {

@@ -44,11 +44,22 @@ struct cgfw_lpm_key_v6 {
 	__u8 addr[16];
 };
 
-/* Who owns a socket: set at socket creation, refreshed at connect()/sendmsg(). */
+/* Key of the learned IPv6 map (the IPv4 one is keyed by the address as a __u32). */
+struct cgfw_addr6 {
+	__u8 addr[16];
+};
+
+/* Who owns a socket: set at socket creation, refreshed at connect()/sendmsg(). A TCP socket
+ * whose connect() was allowed remembers that destination, so its connection outlives the DNS
+ * answer that allowed it (learned addresses expire; open connections do not break). */
 struct cgfw_sock_owner {
 	__u32 tgid;
 	__u32 pid;
 	char comm[CGFW_COMM_LEN];
+	__u8 allowed_daddr[16];
+	__u16 allowed_dport;
+	__u8 allowed; /* 1: allowed_daddr/dport were allowed at connect() */
+	__u8 pad[5];
 };
 
 enum cgfw_verdict {
@@ -98,12 +109,13 @@ struct cgfw_flow_key {
 	__u32 pad;
 };
 
-/* Key of the sockops port map: a client socket's local endpoint. */
+/* A client socket's local endpoint: key of the sockops port map and of the proxy client map. */
 struct cgfw_local_endpoint {
 	__u8 addr[16];
 	__u16 port; /* host byte order */
 	__u8 family;
-	__u8 pad[5];
+	__u8 protocol; /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 pad[4];
 };
 
 /* Where a socket first asked to connect/send, before any redirection (value keyed by cookie). */
@@ -113,6 +125,17 @@ struct cgfw_original_dest {
 	__u8 family;
 	__u8 protocol;
 	__u32 tgid;
+};
+
+/* Who is behind a client endpoint that talks to one of cgfw's proxies, and where it meant to go.
+ * Written by the egress program as the first packet leaves the client, so it is there before
+ * the proxy reads that packet: the proxy never has to guess from a 16-bit DNS id. */
+struct cgfw_proxy_client {
+	__u64 cookie;
+	__u32 tgid;
+	__u32 pid;
+	char comm[CGFW_COMM_LEN];
+	struct cgfw_original_dest original; /* zero when the socket was not redirected */
 };
 
 #define CGFW_EXEC_FILENAME_LEN 256
@@ -139,6 +162,7 @@ enum cgfw_counter {
 				   */
 	CGFW_COUNTER_RAW_REFUSED, /* SOCK_RAW creations refused */
 	CGFW_COUNTER_MAP_UPDATE_FAILED,
+	CGFW_COUNTER_DNS_REDIRECTED,  /* connect()/sendmsg() to port 53 sent to the DNS proxy */
 	CGFW_COUNTER_MAX,
 };
 
@@ -148,7 +172,8 @@ static_assert(sizeof(struct cgfw_port_set) == 8 + 12 * CGFW_MAX_PORT_RANGES,
 	      "cgfw_port_set layout");
 static_assert(sizeof(struct cgfw_lpm_key_v4) == 8, "cgfw_lpm_key_v4 layout");
 static_assert(sizeof(struct cgfw_lpm_key_v6) == 20, "cgfw_lpm_key_v6 layout");
-static_assert(sizeof(struct cgfw_sock_owner) == 24, "cgfw_sock_owner layout");
+static_assert(sizeof(struct cgfw_sock_owner) == 48, "cgfw_sock_owner layout");
+static_assert(sizeof(struct cgfw_proxy_client) == 56, "cgfw_proxy_client layout");
 static_assert(sizeof(struct cgfw_flow_event) == 88, "cgfw_flow_event layout");
 static_assert(sizeof(struct cgfw_flow_key) == 32, "cgfw_flow_key layout");
 static_assert(sizeof(struct cgfw_local_endpoint) == 24, "cgfw_local_endpoint layout");

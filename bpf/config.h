@@ -8,3 +8,6 @@
 const volatile __u8 cfg_audit_mode = 0;
 /* 1: loopback destinations are judged by the rules like any other; 0: allowed and reported. */
 const volatile __u8 cfg_police_loopback = 0;
+/* The DNS proxy's port on 127.0.0.1 and on [::1] (TCP and UDP alike); 0: no DNS proxy. */
+const volatile __u16 cfg_dns_port4 = 0;
+const volatile __u16 cfg_dns_port6 = 0;

@@ -36,13 +36,26 @@ static __always_inline struct cgfw_port_set *lookup_allow(const struct cgfw_pack
 	return bpf_map_lookup_elem(&allow_v6, &key);
 }
 
+static __always_inline struct cgfw_port_set *lookup_learned(const struct cgfw_packet *pkt)
+{
+	if (pkt->family == AF_INET) {
+		__u32 key;
+
+		__builtin_memcpy(&key, pkt->daddr, 4);
+		return bpf_map_lookup_elem(&learned_v4, &key);
+	}
+	struct cgfw_addr6 key;
+
+	__builtin_memcpy(key.addr, pkt->daddr, 16);
+	return bpf_map_lookup_elem(&learned_v6, &key);
+}
+
+/* Sets an ALLOW decision if a range of `set` matches; leaves `d` untouched otherwise. */
 static __always_inline void match_ports(const struct cgfw_port_set *set,
 					const struct cgfw_packet *pkt, struct cgfw_decision *d)
 {
 	__u8 transport = pkt->protocol == IPPROTO_TCP ? CGFW_TRANSPORT_TCP : CGFW_TRANSPORT_UDP;
 
-	d->verdict = CGFW_VERDICT_BLOCK;
-	d->reason = CGFW_REASON_PORT;
 	for (int i = 0; i < CGFW_MAX_PORT_RANGES; i++) {
 		const struct cgfw_port_range *range = &set->ranges[i];
 
@@ -58,9 +71,12 @@ static __always_inline void match_ports(const struct cgfw_port_set *set,
 	}
 }
 
+/* An address is allowed by a static IP rule (LPM tries) or because an allowed name resolved to
+ * it (learned maps); either may carry the matching port range. */
 static __always_inline void decide(const struct cgfw_packet *pkt, int parse_error,
 				   struct cgfw_decision *d)
 {
+	struct cgfw_port_set *learned;
 	struct cgfw_port_set *set;
 
 	d->verdict = CGFW_VERDICT_BLOCK;
@@ -72,10 +88,18 @@ static __always_inline void decide(const struct cgfw_packet *pkt, int parse_erro
 		d->reason = CGFW_REASON_LOOPBACK;
 	} else if (pkt->protocol != IPPROTO_TCP && pkt->protocol != IPPROTO_UDP) {
 		d->reason = CGFW_REASON_PROTOCOL;
-	} else if (!(set = lookup_allow(pkt))) {
-		d->reason = CGFW_REASON_NO_RULE;
 	} else {
-		match_ports(set, pkt, d);
+		d->reason = CGFW_REASON_NO_RULE;
+		learned = lookup_learned(pkt);
+		if (learned) {
+			d->reason = CGFW_REASON_PORT;
+			match_ports(learned, pkt, d);
+		}
+		set = lookup_allow(pkt);
+		if (set && d->verdict != CGFW_VERDICT_ALLOW) {
+			d->reason = CGFW_REASON_PORT;
+			match_ports(set, pkt, d);
+		}
 	}
 	if (d->verdict == CGFW_VERDICT_BLOCK && cfg_audit_mode)
 		d->verdict = CGFW_VERDICT_AUDIT;
@@ -89,7 +113,8 @@ struct cgfw_flow_origin {
 	char comm[CGFW_COMM_LEN];
 };
 
-static __always_inline void origin_of_packet(struct __sk_buff *skb, struct cgfw_flow_origin *origin)
+static __always_inline struct cgfw_sock_owner *origin_of_packet(struct __sk_buff *skb,
+								  struct cgfw_flow_origin *origin)
 {
 	struct cgfw_sock_owner *owner = 0;
 	struct bpf_sock *sk = skb->sk;
@@ -104,6 +129,7 @@ static __always_inline void origin_of_packet(struct __sk_buff *skb, struct cgfw_
 		origin->pid = owner->pid;
 		__builtin_memcpy(origin->comm, owner->comm, CGFW_COMM_LEN);
 	}
+	return owner;
 }
 
 /* Reports the flow unless it was reported already. Returns 0 when the flow is on record, -1 when
@@ -151,11 +177,13 @@ static __always_inline int report_flow(const struct cgfw_flow_origin *origin,
 
 /* Decides, reports and counts one flow; returns 1 to let it pass, 0 to refuse it. */
 static __always_inline int enforce(const struct cgfw_flow_origin *origin,
-				   const struct cgfw_packet *pkt, int parse_error)
+				   const struct cgfw_packet *pkt, int parse_error,
+				   struct cgfw_decision *decision)
 {
 	struct cgfw_decision d = {};
 
 	decide(pkt, parse_error, &d);
+	*decision = d;
 	if (report_flow(origin, pkt, &d) < 0)
 		return 0;
 	switch (d.verdict) {
@@ -171,13 +199,77 @@ static __always_inline int enforce(const struct cgfw_flow_origin *origin,
 	}
 }
 
+static __always_inline int is_dns_proxy(const struct cgfw_packet *pkt)
+{
+	if (pkt->protocol != IPPROTO_TCP && pkt->protocol != IPPROTO_UDP)
+		return 0;
+	if (pkt->family == AF_INET)
+		return cfg_dns_port4 && pkt->dport == cfg_dns_port4 && pkt->daddr[0] == 127 &&
+		       pkt->daddr[1] == 0 && pkt->daddr[2] == 0 && pkt->daddr[3] == 1;
+	return cfg_dns_port6 && pkt->dport == cfg_dns_port6 && is_loopback(pkt);
+}
+
+/* Traffic to a proxy: always passes (the proxy decides), after telling the proxy who is behind
+ * the client endpoint and where the socket meant to go. */
+static __always_inline int to_proxy(const struct cgfw_packet *pkt,
+				    const struct cgfw_flow_origin *origin)
+{
+	struct cgfw_local_endpoint key = {};
+	struct cgfw_proxy_client client = {};
+	struct cgfw_original_dest *original;
+	struct cgfw_proxy_client *known;
+
+	__builtin_memcpy(key.addr, pkt->saddr, 16);
+	key.port = pkt->sport;
+	key.family = pkt->family;
+	key.protocol = pkt->protocol;
+	known = bpf_map_lookup_elem(&proxy_clients, &key);
+	if (known && known->cookie == origin->cookie)
+		return 1;
+	client.cookie = origin->cookie;
+	client.tgid = origin->tgid;
+	client.pid = origin->pid;
+	__builtin_memcpy(client.comm, origin->comm, CGFW_COMM_LEN);
+	original = bpf_map_lookup_elem(&original_dests, &origin->cookie);
+	if (original)
+		client.original = *original;
+	if (bpf_map_update_elem(&proxy_clients, &key, &client, BPF_ANY)) {
+		/* Without the record the proxy cannot attribute the query: it refuses it. */
+		count(CGFW_COUNTER_MAP_UPDATE_FAILED);
+	}
+	return 1;
+}
+
+static __always_inline int sticky_allowed(const struct cgfw_sock_owner *owner,
+					  const struct cgfw_packet *pkt)
+{
+	if (!owner || !owner->allowed || pkt->protocol != IPPROTO_TCP)
+		return 0;
+	if (owner->allowed_dport != pkt->dport)
+		return 0;
+	for (int i = 0; i < 16; i++)
+		if (owner->allowed_daddr[i] != pkt->daddr[i])
+			return 0;
+	return 1;
+}
+
 /* Returns 1 to pass the packet, 0 to drop it. */
 static __always_inline int handle_egress(struct __sk_buff *skb)
 {
 	struct cgfw_flow_origin origin = {};
 	struct cgfw_packet pkt = {};
+	struct cgfw_sock_owner *owner;
 	int parse_error = parse_packet(skb, &pkt);
 
-	origin_of_packet(skb, &origin);
-	return enforce(&origin, &pkt, parse_error);
+	owner = origin_of_packet(skb, &origin);
+	if (!parse_error && is_dns_proxy(&pkt))
+		return to_proxy(&pkt, &origin);
+	/* A TCP connection allowed at connect() stays allowed for its life. */
+	if (!parse_error && sticky_allowed(owner, &pkt)) {
+		count(CGFW_COUNTER_PACKETS_ALLOWED);
+		return 1;
+	}
+	struct cgfw_decision d;
+
+	return enforce(&origin, &pkt, parse_error, &d);
 }

@@ -26,6 +26,33 @@ struct {
 	__type(value, struct cgfw_port_set);
 } allow_v6 SEC(".maps");
 
+/* address -> allowed port ranges, learned from DNS answers for allowed names (IPv4). Writer:
+ * DNS proxy (before it releases the answer), which also removes expired entries. Reader: egress.
+ * A plain hash (not LRU): when it is full, the proxy fails the answer (SERVFAIL), never evicts. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct cgfw_port_set);
+} learned_v4 SEC(".maps");
+
+/* address -> allowed port ranges, learned from DNS (IPv6). Same writer and reader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct cgfw_addr6);
+	__type(value, struct cgfw_port_set);
+} learned_v6 SEC(".maps");
+
+/* client endpoint -> process and original destination, for traffic to cgfw's proxies.
+ * Writer: egress (first packet of each client endpoint). Reader: the proxies. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct cgfw_local_endpoint);
+	__type(value, struct cgfw_proxy_client);
+} proxy_clients SEC(".maps");
+
 /* socket -> owning process. Writer: sock_create, connect*, sendmsg*. Reader: egress. */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);

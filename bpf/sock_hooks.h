@@ -13,22 +13,23 @@
 #define SOCK_RAW 3
 #endif
 
-static __always_inline void record_owner(struct bpf_sock *sk)
+static __always_inline struct cgfw_sock_owner *record_owner(struct bpf_sock *sk)
 {
 	struct cgfw_sock_owner *owner;
 	__u64 pid_tgid;
 
 	if (!sk)
-		return;
+		return 0;
 	owner = bpf_sk_storage_get(&sock_owner, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!owner) {
 		count(CGFW_COUNTER_MAP_UPDATE_FAILED);
-		return;
+		return 0;
 	}
 	pid_tgid = bpf_get_current_pid_tgid();
 	owner->tgid = pid_tgid >> 32;
 	owner->pid = (__u32)pid_tgid;
 	bpf_get_current_comm(owner->comm, sizeof(owner->comm));
+	return owner;
 }
 
 /* Raw sockets would step around every proxy and port check: refused at creation. */
@@ -93,16 +94,50 @@ enum cgfw_sock_call {
  * refused TCP connect() fails at once with EPERM instead of retrying SYNs until it times out.
  * A UDP connect() sends nothing (ping and glibc's address sorting use it as a route probe): it
  * is only recorded; its packets are judged when sent. The egress program checks every packet. */
+/* DNS, whatever resolver it names (loopback included), goes to cgfw's DNS proxy. An IPv6 socket
+ * asking for an IPv4-mapped resolver is sent to the IPv4 proxy through its mapped address. */
+static __always_inline int redirect_dns(struct bpf_sock_addr *ctx, int family,
+					const struct cgfw_original_dest *dest)
+{
+	if (dest->port != 53 || !cfg_dns_port4 || !cfg_dns_port6)
+		return 0;
+	if (dest->protocol != IPPROTO_UDP && dest->protocol != IPPROTO_TCP)
+		return 0;
+	if (family == AF_INET) {
+		ctx->user_ip4 = bpf_htonl(0x7f000001);
+		ctx->user_port = bpf_htons(cfg_dns_port4);
+	} else if (dest->family == AF_INET) {
+		ctx->user_ip6[0] = 0;
+		ctx->user_ip6[1] = 0;
+		ctx->user_ip6[2] = bpf_htonl(0xffff);
+		ctx->user_ip6[3] = bpf_htonl(0x7f000001);
+		ctx->user_port = bpf_htons(cfg_dns_port4);
+	} else {
+		ctx->user_ip6[0] = 0;
+		ctx->user_ip6[1] = 0;
+		ctx->user_ip6[2] = 0;
+		ctx->user_ip6[3] = bpf_htonl(1);
+		ctx->user_port = bpf_htons(cfg_dns_port6);
+	}
+	count(CGFW_COUNTER_DNS_REDIRECTED);
+	return 1;
+}
+
 static __always_inline int handle_sock_addr(struct bpf_sock_addr *ctx, int family,
 					    enum cgfw_sock_call call)
 {
 	struct cgfw_original_dest dest;
 	struct cgfw_flow_origin origin = {};
 	struct cgfw_packet pkt = {};
+	struct cgfw_decision d;
+	struct cgfw_sock_owner *owner;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	int pass;
 
-	record_owner(ctx->sk);
+	owner = record_owner(ctx->sk);
 	record_destination(ctx, family, &dest);
+	if (redirect_dns(ctx, family, &dest))
+		return 1;
 	if (call == CGFW_CALL_CONNECT && dest.protocol != IPPROTO_TCP)
 		return 1;
 
@@ -114,5 +149,65 @@ static __always_inline int handle_sock_addr(struct bpf_sock_addr *ctx, int famil
 	pkt.protocol = dest.protocol;
 	pkt.dport = dest.port;
 	__builtin_memcpy(pkt.daddr, dest.addr, 16);
-	return enforce(&origin, &pkt, 0);
+	pass = enforce(&origin, &pkt, 0, &d);
+	if (owner && call == CGFW_CALL_CONNECT) {
+		owner->allowed = pass && d.verdict == CGFW_VERDICT_ALLOW;
+		owner->allowed_dport = dest.port;
+		__builtin_memcpy(owner->allowed_daddr, dest.addr, 16);
+	}
+	return pass;
+}
+
+/* recvmsg(): a reply that comes from the DNS proxy is shown as coming from the resolver the
+ * socket sent its query to, so stub resolvers that check the source (glibc, musl, Go) accept it. */
+static __always_inline int handle_recvmsg(struct bpf_sock_addr *ctx, int family)
+{
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	struct cgfw_original_dest *dest;
+	__u16 port = bpf_ntohs((__u16)ctx->user_port);
+
+	if (!cfg_dns_port4 || !cfg_dns_port6)
+		return 1;
+	if (family == AF_INET) {
+		if (port != cfg_dns_port4 || ctx->user_ip4 != bpf_htonl(0x7f000001))
+			return 1;
+	} else {
+		__u32 w2 = ctx->user_ip6[2];
+		__u32 w3 = ctx->user_ip6[3];
+		int mapped = w2 == bpf_htonl(0xffff) && w3 == bpf_htonl(0x7f000001) &&
+			     port == cfg_dns_port4;
+		int local6 = w2 == 0 && w3 == bpf_htonl(1) && port == cfg_dns_port6;
+
+		if (ctx->user_ip6[0] || ctx->user_ip6[1] || !(mapped || local6))
+			return 1;
+	}
+	dest = bpf_map_lookup_elem(&original_dests, &cookie);
+	if (!dest || dest->port != 53)
+		return 1;
+	if (family == AF_INET) {
+		__u32 ip4;
+
+		if (dest->family != AF_INET)
+			return 1;
+		__builtin_memcpy(&ip4, dest->addr, 4);
+		ctx->user_ip4 = ip4;
+	} else if (dest->family == AF_INET) {
+		__u32 ip4;
+
+		__builtin_memcpy(&ip4, dest->addr, 4);
+		ctx->user_ip6[0] = 0;
+		ctx->user_ip6[1] = 0;
+		ctx->user_ip6[2] = bpf_htonl(0xffff);
+		ctx->user_ip6[3] = ip4;
+	} else {
+		__u32 ip6[4];
+
+		__builtin_memcpy(ip6, dest->addr, 16);
+		ctx->user_ip6[0] = ip6[0];
+		ctx->user_ip6[1] = ip6[1];
+		ctx->user_ip6[2] = ip6[2];
+		ctx->user_ip6[3] = ip6[3];
+	}
+	ctx->user_port = bpf_htons(53);
+	return 1;
 }

@@ -13,6 +13,7 @@ static __always_inline void local_endpoint_of(struct bpf_sock_ops *ops,
 					      struct cgfw_local_endpoint *key)
 {
 	key->family = ops->family;
+	key->protocol = IPPROTO_TCP;
 	key->port = (__u16)ops->local_port;
 	if (ops->family == AF_INET) {
 		__u32 ip4 = ops->local_ip4;

@@ -29,6 +29,7 @@ bool Journal::record(const Event& event) {
           event.port,
           event.domain.value_or(""),
           event.url.value_or(""),
+          event.qtype.value_or(""),
           event.process.pid};
   auto [it, inserted] = index_.try_emplace(key, events_.size());
   if (!inserted) {

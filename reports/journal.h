@@ -27,8 +27,9 @@ class Journal {
   Totals totals() const;
 
  private:
-  using Key =
-      std::tuple<int, bool, int, std::string, std::string, int, std::string, std::string, int>;
+  // decision, would_block, layer, protocol, ip, port, domain, url, qtype, pid
+  using Key = std::tuple<int, bool, int, std::string, std::string, int, std::string, std::string,
+                         std::string, int>;
   std::vector<Event> events_;
   std::map<Key, std::size_t> index_;
 };

@@ -53,6 +53,9 @@ json to_json(const Event& event) {
   };
   if (event.domain) out["domain"] = *event.domain;
   if (event.url) out["url"] = *event.url;
+  if (event.qtype) out["qtype"] = *event.qtype;
+  if (event.layer == Layer::dns) out["answers"] = event.answers;
+  if (event.suspicious) out["suspicious"] = *event.suspicious;
   if (event.rule) out["rule"] = {{"text", event.rule->text}, {"location", event.rule->location}};
   if (event.reason) out["reason"] = *event.reason;
   if (event.suggested_rule) out["suggested_rule"] = *event.suggested_rule;
@@ -71,8 +74,14 @@ json make_report(const RunInfo& run, const Journal& journal) {
   json events = json::array();
   std::set<std::tuple<std::string, int, std::string, std::string>> destinations;
   json distinct = json::array();
+  json names = json::array();
+  std::set<std::string> seen_names;
   for (const auto& event : journal.events()) {
     events.push_back(to_json(event));
+    if (event.layer == Layer::dns && event.domain && seen_names.insert(*event.domain).second)
+      names.push_back({{"name", *event.domain}, {"decision", to_string(event.decision)},
+                       {"would_block", event.would_block}});
+    if (event.layer == Layer::dns) continue;  // destinations are where packets went
     auto key = std::make_tuple(event.ip, event.port, event.protocol, event.domain.value_or(""));
     if (destinations.insert(key).second) {
       json d = {{"ip", event.ip},
@@ -105,6 +114,7 @@ json make_report(const RunInfo& run, const Journal& journal) {
         {"blocked", totals.blocked},
         {"would_block", totals.would_block},
         {"destinations", distinct},
+        {"names", names},
         {"kernel", counters}}},
       {"warnings", run.warnings},
   };

@@ -10,10 +10,16 @@ std::string format_block_line(const reports::Event& event) {
   else if (event.process.gone)
     who += " (exited before it could be read)";
 
-  std::string where = event.domain ? *event.domain + " (" + event.ip + ")" : event.ip;
-  if (event.ip.find(':') != std::string::npos && !event.domain) where = "[" + event.ip + "]";
-  if (event.port) where += ":" + std::to_string(event.port);
-  where += "/" + event.protocol;
+  std::string where;
+  if (event.layer == reports::Layer::dns) {
+    where = (event.domain ? *event.domain : std::string("(unparsable query)")) + " " +
+            event.qtype.value_or("");
+  } else {
+    where = event.domain ? *event.domain + " (" + event.ip + ")" : event.ip;
+    if (event.ip.find(':') != std::string::npos && !event.domain) where = "[" + event.ip + "]";
+    if (event.port) where += ":" + std::to_string(event.port);
+    where += "/" + event.protocol;
+  }
 
   std::string line = "cgfw: blocked " + who + " -> " + where + " at " +
                      reports::to_string(event.layer) +
@@ -25,7 +31,8 @@ std::string format_block_line(const reports::Event& event) {
 void Announcer::on_event(const reports::Event& event) {
   if (quiet_ || event.decision != reports::Decision::blocked) return;
   auto key = std::make_tuple(event.process.exe.empty() ? event.process.comm : event.process.exe,
-                             event.ip, event.port, event.protocol, static_cast<int>(event.layer));
+                             event.layer == reports::Layer::dns ? event.domain.value_or("") : event.ip,
+                             event.port, event.protocol, static_cast<int>(event.layer));
   if (!announced_.insert(key).second) return;
   std::fprintf(out_, "%s\n", format_block_line(event).c_str());
   std::fflush(out_);

@@ -35,6 +35,8 @@ Result<std::unique_ptr<DataPlane>> DataPlane::make(const DataPlaneConfig& config
   auto* rodata = plane->skel_->rodata;
   rodata->cfg_audit_mode = config.audit_mode ? 1 : 0;
   rodata->cfg_police_loopback = config.police_loopback ? 1 : 0;
+  rodata->cfg_dns_port4 = config.dns_port4;
+  rodata->cfg_dns_port6 = config.dns_port6;
 
   // LPM tries need at least one slot even when the policy has no IP rule.
   auto entries = static_cast<__u32>(std::max<std::size_t>(config.ip_entries, 1));
@@ -83,8 +85,8 @@ Status DataPlane::fill_ip_allow(const std::vector<IpAllowEntry>& entries) {
 Status DataPlane::attach(int cgroup_fd) {
   bpf_program* programs[] = {
       skel_->progs.cgfw_sock_create, skel_->progs.cgfw_connect4, skel_->progs.cgfw_connect6,
-      skel_->progs.cgfw_sendmsg4,    skel_->progs.cgfw_sendmsg6, skel_->progs.cgfw_sockops,
-      skel_->progs.cgfw_egress,
+      skel_->progs.cgfw_sendmsg4,    skel_->progs.cgfw_sendmsg6, skel_->progs.cgfw_recvmsg4,
+      skel_->progs.cgfw_recvmsg6,    skel_->progs.cgfw_sockops,  skel_->progs.cgfw_egress,
   };
   // The skeleton's __attach() does not attach cgroup programs: each one by hand, by link.
   for (bpf_program* program : programs) {
@@ -134,6 +136,51 @@ std::array<std::uint64_t, CGFW_COUNTER_MAX> DataPlane::counters() const {
     for (auto value : per_cpu) totals[key] += value;
   }
   return totals;
+}
+
+Status DataPlane::put(int family, const dns::Address& address, const cgfw_port_set& ports) {
+  int err;
+  if (family == AF_INET) {
+    __u32 key;
+    std::memcpy(&key, address.data(), 4);
+    err = bpf_map__update_elem(skel_->maps.learned_v4, &key, sizeof(key), &ports, sizeof(ports),
+                               BPF_ANY);
+  } else {
+    cgfw_addr6 key{};
+    std::memcpy(key.addr, address.data(), 16);
+    err = bpf_map__update_elem(skel_->maps.learned_v6, &key, sizeof(key), &ports, sizeof(ports),
+                               BPF_ANY);
+  }
+  if (err == -E2BIG || err == -ENOSPC)
+    return make_error("the kernel map of learned addresses is full (65536 entries)");
+  if (err) return make_error("cannot write the learned address map: " + errno_text(err));
+  return Ok{};
+}
+
+void DataPlane::remove(int family, const dns::Address& address) {
+  if (family == AF_INET) {
+    __u32 key;
+    std::memcpy(&key, address.data(), 4);
+    bpf_map__delete_elem(skel_->maps.learned_v4, &key, sizeof(key), 0);
+  } else {
+    cgfw_addr6 key{};
+    std::memcpy(key.addr, address.data(), 16);
+    bpf_map__delete_elem(skel_->maps.learned_v6, &key, sizeof(key), 0);
+  }
+}
+
+std::optional<cgfw_proxy_client> DataPlane::proxy_client(int family, const dns::Address& address,
+                                                         std::uint16_t port, int protocol) const {
+  cgfw_local_endpoint key{};
+  std::memcpy(key.addr, address.data(), 16);
+  key.port = port;
+  key.family = static_cast<__u8>(family);
+  key.protocol = static_cast<__u8>(protocol);
+  cgfw_proxy_client client{};
+  if (bpf_map__lookup_elem(skel_->maps.proxy_clients, &key, sizeof(key), &client, sizeof(client),
+                           0) != 0)
+    return std::nullopt;
+  return client;
 }
 
 int DataPlane::egress_prog_fd() const { return bpf_program__fd(skel_->progs.cgfw_egress); }

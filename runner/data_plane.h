@@ -4,11 +4,13 @@
 #include <array>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "bpf/cgfw_shared.h"
 #include "common/result.h"
+#include "proxy/dns/learned_table.h"
 #include "runner/ip_allow_table.h"
 
 struct cgfw_bpf;
@@ -21,11 +23,13 @@ struct DataPlaneConfig {
   bool audit_mode = false;
   bool police_loopback = false;
   std::size_t ip_entries = 0;  // sizes the allow tries
+  std::uint16_t dns_port4 = 0;  // the DNS proxy on 127.0.0.1; 0: DNS is not redirected
+  std::uint16_t dns_port6 = 0;  // the DNS proxy on [::1]
 };
 
 using FlowEventHandler = std::function<void(const cgfw_flow_event&)>;
 
-class DataPlane {
+class DataPlane : public dns::KernelAllowMap {
  public:
   // Opens the skeleton, sets rodata and map sizes, loads every program (verifier failures are
   // turned into one sentence; -v shows libbpf's detail).
@@ -50,6 +54,15 @@ class DataPlane {
   int consume_events();  // returns the number consumed, or -errno
 
   std::array<std::uint64_t, CGFW_COUNTER_MAX> counters() const;
+
+  // The learned maps (dns::KernelAllowMap): addresses allowed because an allowed name
+  // resolved to them.
+  Status put(int family, const dns::Address& address, const cgfw_port_set& ports) override;
+  void remove(int family, const dns::Address& address) override;
+
+  // Who is behind a client endpoint talking to a proxy (written by the egress program).
+  std::optional<cgfw_proxy_client> proxy_client(int family, const dns::Address& address,
+                                                std::uint16_t port, int protocol) const;
 
   // For tests and the proxies.
   int egress_prog_fd() const;

@@ -63,9 +63,11 @@ std::string reason_text(int reason, int ip_protocol, int port) {
   }
 }
 
-FlowEventTranslator::FlowEventTranslator(const policy::Policy& policy, ProcessAttributor& processes)
+FlowEventTranslator::FlowEventTranslator(const policy::Policy& policy, ProcessAttributor& processes,
+                                         NameOf name_of)
     : policy_(policy),
       processes_(processes),
+      name_of_(std::move(name_of)),
       realtime_offset_(clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC)) {}
 
 std::chrono::system_clock::time_point FlowEventTranslator::wall_time(
@@ -100,9 +102,40 @@ reports::Event FlowEventTranslator::translate(const cgfw_flow_event& raw) {
         raw.family, address, raw.dport,
         raw.protocol == IPPROTO_UDP ? policy::Transport::udp : policy::Transport::tcp);
   }
+  if (name_of_) {
+    dns::Address address{};
+    std::memcpy(address.data(), raw.daddr, 16);
+    event.domain = name_of_(raw.family, address);
+  }
   char comm[CGFW_COMM_LEN + 1] = {};
   std::memcpy(comm, raw.comm, CGFW_COMM_LEN);
   event.process = processes_.describe(static_cast<int>(raw.tgid), comm);
+  return event;
+}
+
+reports::Event FlowEventTranslator::translate(const dns::DnsObservation& observation) {
+  reports::Event event;
+  event.time = std::chrono::system_clock::now();
+  event.layer = reports::Layer::dns;
+  event.decision =
+      observation.allowed ? reports::Decision::allowed : reports::Decision::blocked;
+  event.would_block = observation.would_block;
+  event.protocol = observation.transport;
+  event.ip = observation.client.resolver_family
+                 ? address_text(observation.client.resolver_family,
+                                observation.client.resolver.data())
+                 : "";
+  event.port = 53;
+  if (!observation.name.empty()) event.domain = observation.name;
+  event.qtype = observation.qtype;
+  event.answers = observation.answers;
+  event.suspicious = observation.suspicious;
+  if (observation.rule && observation.allowed && !observation.would_block)
+    event.rule = reports::RuleRef{observation.rule->text, observation.rule->where.to_string()};
+  if (!observation.reason.empty()) event.reason = observation.reason;
+  if (!observation.rule && !observation.name.empty()) event.suggested_rule = observation.name;
+  event.process = processes_.describe(static_cast<int>(observation.client.tgid),
+                                      observation.client.comm);
   return event;
 }
 

@@ -2,10 +2,13 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <optional>
 #include <string>
 
 #include "bpf/cgfw_shared.h"
 #include "policy/rule.h"
+#include "proxy/dns/query_handler.h"
 #include "reports/event.h"
 #include "runner/process_info.h"
 
@@ -18,14 +21,20 @@ std::string reason_text(int reason, int ip_protocol, int port);
 
 class FlowEventTranslator {
  public:
-  FlowEventTranslator(const policy::Policy& policy, ProcessAttributor& processes);
+  // The name an address was learned for, if any: packet events carry it as their domain.
+  using NameOf = std::function<std::optional<std::string>(int family, const dns::Address&)>;
+
+  FlowEventTranslator(const policy::Policy& policy, ProcessAttributor& processes,
+                      NameOf name_of = nullptr);
   reports::Event translate(const cgfw_flow_event& raw);
+  reports::Event translate(const dns::DnsObservation& observation);
 
  private:
   std::chrono::system_clock::time_point wall_time(std::uint64_t monotonic_ns) const;
 
   const policy::Policy& policy_;
   ProcessAttributor& processes_;
+  NameOf name_of_;
   // CLOCK_REALTIME - CLOCK_MONOTONIC at start: bpf_ktime_get_ns() is monotonic.
   std::chrono::nanoseconds realtime_offset_{};
 };

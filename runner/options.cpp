@@ -33,6 +33,14 @@ std::variant<Options, int> parse_options(int argc, const char* const* argv) {
       ->type_name("USER");
   app.add_flag("--no-loopback", options.no_loopback,
                "also police loopback destinations (default: allowed and recorded)");
+  app.add_option("--dns-upstream", options.dns_upstreams,
+                 "resolver the DNS proxy forwards allowed names to (repeatable; default: "
+                 "/etc/resolv.conf's)")
+      ->type_name("ADDR[:PORT]");
+  app.add_option("--dns-block-rcode", options.dns_block_rcode,
+                 "answer to a blocked name: nxdomain (default) or refused")
+      ->type_name("RCODE")
+      ->check(CLI::IsMember({"nxdomain", "refused"}));
   app.add_flag("-v,--verbose", verbose, "say more (libbpf and verifier detail)");
   app.add_flag("-q,--quiet", quiet, "announce nothing on stderr; the reports keep everything");
   app.footer(

@@ -22,6 +22,8 @@ struct Options {
   std::optional<std::string> report_json;
   std::optional<std::string> user;
   bool no_loopback = false;
+  std::vector<std::string> dns_upstreams;  // --dns-upstream, in order
+  std::string dns_block_rcode = "nxdomain";
   Verbosity verbosity = Verbosity::normal;
   std::vector<std::string> command;
 };

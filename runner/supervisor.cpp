@@ -21,6 +21,7 @@
 #include "runner/child.h"
 #include "runner/data_plane.h"
 #include "runner/exec_tracker.h"
+#include "proxy/dns/dns_proxy.h"
 #include "runner/flow_events.h"
 #include "runner/ip_allow_table.h"
 #include "runner/process_info.h"
@@ -75,13 +76,27 @@ std::map<std::string, std::uint64_t> named_counters(const DataPlane& plane) {
   };
 }
 
+// The kernel's learned maps, reachable by the DNS proxy, which must exist (its ports) before the
+// data plane does.
+struct KernelMapHandle : dns::KernelAllowMap {
+  DataPlane* plane = nullptr;
+  Status put(int family, const dns::Address& address, const cgfw_port_set& ports) override {
+    if (!plane) return make_error("the kernel data plane is not loaded yet");
+    return plane->put(family, address, ports);
+  }
+  void remove(int family, const dns::Address& address) override {
+    if (plane) plane->remove(family, address);
+  }
+};
+
 // The event loop of a running sandbox: flow events, signals to forward, the child's exit, and
 // the watchdog's health. One asio io_context; every source is an fd.
 class RunLoop {
  public:
-  RunLoop(DataPlane& plane, ExecTracker* execs, pid_t child, int child_pidfd, int watchdog_pidfd,
-          int signal_fd)
-      : plane_(plane),
+  RunLoop(asio::io_context& io, DataPlane& plane, ExecTracker* execs, pid_t child, int child_pidfd,
+          int watchdog_pidfd, int signal_fd)
+      : io_(io),
+        plane_(plane),
         execs_(execs),
         child_(child),
         events_(io_, ::dup(plane.events_epoll_fd())),
@@ -104,6 +119,7 @@ class RunLoop {
       watchdog_died_ = true;
       io_.stop();
     });
+    io_.restart();
     io_.run();
   }
 
@@ -142,7 +158,7 @@ class RunLoop {
     });
   }
 
-  asio::io_context io_;
+  asio::io_context& io_;
   DataPlane& plane_;
   ExecTracker* execs_;
   pid_t child_;
@@ -173,13 +189,13 @@ int run_sandbox(const Options& options) {
     spdlog::warn("{}", warning);
     warnings.push_back(warning);
   }
-  // Domain and URL rules are parsed and validated; the proxies that enforce them come with the
-  // DNS and TLS steps. Until then they allow nothing, and the user is told so, not left to guess.
+  // URL rules are parsed and validated; the TLS/HTTP proxy that enforces them is the next
+  // step. Until then they allow nothing, and the user is told so, not left to guess.
   for (const auto& rule : policy->rules) {
-    if (rule.kind == policy::RuleKind::ip) continue;
+    if (rule.kind != policy::RuleKind::url) continue;
     std::string warning = rule.where.to_string() + ": '" + rule.text +
-                          "' is a domain or URL rule; this version enforces IP rules only, so it "
-                          "allows nothing yet";
+                          "' is a URL rule; this version does not enforce URL rules yet, so it "
+                          "allows nothing";
     spdlog::warn("{}", warning);
     warnings.push_back(warning);
   }
@@ -193,23 +209,74 @@ int run_sandbox(const Options& options) {
   if (!mount) return fail(mount.error().message);
   sweep_stale_cgroups(*mount);
 
+  // One loop for everything: the DNS proxy's sockets, c-ares, flow events, signals, the child.
+  // Created before any fork; the children close its fds (close_range) and never use it.
+  asio::io_context io;
+  reports::Journal journal;
+  ProcessAttributor processes(::getpid());
+  Announcer announcer(options.verbosity == Verbosity::quiet);
+  auto record = [&](const reports::Event& event) {
+    journal.record(event);
+    announcer.on_event(event);
+  };
+
+  // The DNS proxy binds first: its ports go into the programs' rodata.
+  KernelMapHandle kernel_map;
+  DataPlane* plane_for_proxy = nullptr;
+  dns::DnsProxyConfig dns_config;
+  dns_config.policy.audit = options.audit;
+  dns_config.policy.block_rcode =
+      options.dns_block_rcode == "refused" ? dns::Rcode::refused : dns::Rcode::nxdomain;
+  dns_config.upstream.servers = options.dns_upstreams;
+  FlowEventTranslator* translator_ptr = nullptr;
+  dns::DnsProxyHooks hooks;
+  hooks.identify = [&](int family, const dns::Address& address, std::uint16_t port,
+                       int protocol) -> std::optional<dns::ClientInfo> {
+    if (!plane_for_proxy) return std::nullopt;
+    auto client = plane_for_proxy->proxy_client(family, address, port, protocol);
+    if (!client) return std::nullopt;
+    dns::ClientInfo info;
+    info.tgid = client->tgid;
+    info.comm.assign(client->comm, strnlen(client->comm, sizeof(client->comm)));
+    info.redirected = client->original.port == 53;
+    info.resolver_family = client->original.family;
+    std::memcpy(info.resolver.data(), client->original.addr, 16);
+    // A socket of the sandbox that reached the proxy's port directly was not redirected: the
+    // proxy only answers what the kernel sent it.
+    if (!info.redirected) return std::nullopt;
+    return info;
+  };
+  hooks.observe = [&](const dns::DnsObservation& observation) {
+    if (translator_ptr) record(translator_ptr->translate(observation));
+  };
+  auto dns_proxy = dns::DnsProxy::make(io, dns_config, *policy, kernel_map, hooks);
+  if (!dns_proxy) return fail(dns_proxy.error().message);
+  std::string upstreams;
+  for (const auto& server : (*dns_proxy)->upstream_servers())
+    upstreams += (upstreams.empty() ? "" : ", ") + server;
+  spdlog::debug("DNS proxy on 127.0.0.1:{} and [::1]:{}, upstream {}", (*dns_proxy)->port4(),
+                (*dns_proxy)->port6(), upstreams);
+
   DataPlaneConfig config;
   config.audit_mode = options.audit;
   config.police_loopback = options.no_loopback;
   config.ip_entries = table->size();
+  config.dns_port4 = (*dns_proxy)->port4();
+  config.dns_port6 = (*dns_proxy)->port6();
   auto plane = DataPlane::make(config);
   if (!plane) return fail(plane.error().message);
   if (auto filled = (*plane)->fill_ip_allow(*table); !filled) return fail(filled.error().message);
+  kernel_map.plane = plane->get();
+  plane_for_proxy = plane->get();
 
-  reports::Journal journal;
-  ProcessAttributor processes(::getpid());
-  FlowEventTranslator translator(*policy, processes);
-  Announcer announcer(options.verbosity == Verbosity::quiet);
-  auto opened = (*plane)->open_events([&](const cgfw_flow_event& raw) {
-    reports::Event event = translator.translate(raw);
-    journal.record(event);
-    announcer.on_event(event);
-  });
+  auto& learned = (*dns_proxy)->learned();
+  FlowEventTranslator translator(*policy, processes,
+                                 [&learned](int family, const dns::Address& address) {
+                                   return learned.name_of(family, address);
+                                 });
+  translator_ptr = &translator;
+  auto opened = (*plane)->open_events(
+      [&](const cgfw_flow_event& raw) { record(translator.translate(raw)); });
   if (!opened) return fail(opened.error().message);
 
   auto cgroup = TransientCgroup::make(*mount);
@@ -252,7 +319,8 @@ int run_sandbox(const Options& options) {
     spdlog::error("cannot execute '{}': {}", options.command[0], std::strerror(child->exec_errno));
     command_exit = exit_status;
   } else {
-    RunLoop loop(**plane, exec_tracker, child->pid, child->pidfd.get(), (*watchdog)->pidfd(),
+    (*dns_proxy)->start();
+    RunLoop loop(io, **plane, exec_tracker, child->pid, child->pidfd.get(), (*watchdog)->pidfd(),
                  signal_fd.get());
     loop.run();
     if (loop.watchdog_died()) {

@@ -138,6 +138,7 @@ TEST_F(SockHooks, SockopsMapsTheClientPortToItsSocketCookie) {
                ASSERT_NE(report.cookie, 0u);
                cgfw_local_endpoint key{};
                key.family = AF_INET;
+               key.protocol = IPPROTO_TCP;
                key.port = report.local_port;
                inet_pton(AF_INET, "127.0.0.1", key.addr);
                std::uint64_t cookie = 0;
@@ -181,6 +182,7 @@ TEST_F(SockHooks, SockopsEntryIsRemovedWhenTheSocketCloses) {
       [](Report) {});
   cgfw_local_endpoint key{};
   key.family = AF_INET;
+  key.protocol = IPPROTO_TCP;
   key.port = closed.local_port;
   inet_pton(AF_INET, "127.0.0.1", key.addr);
   std::uint64_t cookie = 0;

@@ -1,0 +1,103 @@
+#include "proxy/dns/learned_table.h"
+
+#include <netinet/in.h>
+
+#include <algorithm>
+
+namespace cgfw::dns {
+namespace {
+
+void add_rule_ranges(cgfw_port_set& set, const policy::Rule& rule, bool& overflow) {
+  std::vector<cgfw_port_range> ranges;
+  if (rule.ports.empty()) {
+    ranges.push_back({0, 65535, CGFW_TRANSPORT_TCP, {}, rule.id});
+  } else {
+    for (const auto& port : rule.ports)
+      ranges.push_back(
+          {port.first,
+           port.last,
+           static_cast<__u8>(port.transport == policy::Transport::udp ? CGFW_TRANSPORT_UDP
+                                                                      : CGFW_TRANSPORT_TCP),
+           {},
+           rule.id});
+  }
+  for (const auto& range : ranges) {
+    auto* end = set.ranges + set.count;
+    if (std::any_of(set.ranges, end, [&](const cgfw_port_range& r) {
+          return r.first == range.first && r.last == range.last && r.transport == range.transport;
+        }))
+      continue;
+    if (set.count == CGFW_MAX_PORT_RANGES) {
+      overflow = true;
+      return;
+    }
+    set.ranges[set.count++] = range;
+  }
+}
+
+}  // namespace
+
+Status LearnedTable::learn(int family, const Address& address, const policy::Rule& rule,
+                           std::uint32_t ttl, const std::string& name, Clock::time_point now) {
+  auto key = std::make_pair(family, address);
+  auto found = entries_.find(key);
+  Entry entry = found != entries_.end() ? found->second : Entry{};
+  bool overflow = false;
+  add_rule_ranges(entry.ports, rule, overflow);
+  if (overflow)
+    return make_error("the address of " + name + " is allowed by more than " +
+                      std::to_string(CGFW_MAX_PORT_RANGES) + " port ranges");
+  auto lifetime = std::max<std::chrono::seconds>(std::chrono::seconds(ttl), minimum_);
+  entry.expires = std::max(entry.expires, now + lifetime);
+  entry.name = name;
+  if (auto put = kernel_.put(family, address, entry.ports); !put) return put;
+  entries_[key] = entry;
+  return Ok{};
+}
+
+std::size_t LearnedTable::expire(Clock::time_point now) {
+  std::size_t removed = 0;
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (it->second.expires > now) {
+      ++it;
+      continue;
+    }
+    kernel_.remove(it->first.first, it->first.second);
+    it = entries_.erase(it);
+    ++removed;
+  }
+  return removed;
+}
+
+std::optional<std::string> LearnedTable::name_of(int family, const Address& address) const {
+  auto found = entries_.find(std::make_pair(family, address));
+  if (found == entries_.end()) return std::nullopt;
+  return found->second.name;
+}
+
+bool is_internal_address(int family, const Address& a) {
+  if (family == AF_INET) {
+    if (a[0] == 0 || a[0] == 10 || a[0] == 127) return true;  // this, private, loopback
+    if (a[0] == 169 && a[1] == 254) return true;              // link-local, metadata
+    if (a[0] == 172 && (a[1] & 0xf0) == 16) return true;      // 172.16/12
+    if (a[0] == 192 && a[1] == 168) return true;              // 192.168/16
+    if (a[0] == 100 && (a[1] & 0xc0) == 64) return true;      // CGNAT 100.64/10
+    if (a[0] == 168 && a[1] == 63 && a[2] == 129 && a[3] == 16) return true;  // Azure wireserver
+    if (a[0] >= 224) return true;                                             // multicast, reserved
+    return false;
+  }
+  bool zero_prefix = std::all_of(a.begin(), a.begin() + 10, [](std::uint8_t b) { return b == 0; });
+  if (zero_prefix && a[10] == 0xff && a[11] == 0xff) {  // IPv4-mapped
+    Address v4{};
+    std::copy(a.begin() + 12, a.end(), v4.begin());
+    return is_internal_address(AF_INET, v4);
+  }
+  if (std::all_of(a.begin(), a.begin() + 15, [](std::uint8_t b) { return b == 0; }))
+    return true;                                           // :: and ::1
+  if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) return true;  // fe80::/10
+  if ((a[0] & 0xfe) == 0xfc) return true;                  // fc00::/7 (incl. fd00:ec2::254)
+  if (a[0] == 0xff) return true;                           // multicast
+  return false;
+}
+
+}  // namespace cgfw::dns
