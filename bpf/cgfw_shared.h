@@ -162,7 +162,7 @@ enum cgfw_counter {
 				   */
 	CGFW_COUNTER_RAW_REFUSED, /* SOCK_RAW creations refused */
 	CGFW_COUNTER_MAP_UPDATE_FAILED,
-	CGFW_COUNTER_DNS_REDIRECTED,  /* connect()/sendmsg() to port 53 sent to the DNS proxy */
+	CGFW_COUNTER_DNS_REDIRECTED, /* connect()/sendmsg() to port 53 sent to the DNS proxy */
 	CGFW_COUNTER_MAX,
 };
 

@@ -114,7 +114,7 @@ struct cgfw_flow_origin {
 };
 
 static __always_inline struct cgfw_sock_owner *origin_of_packet(struct __sk_buff *skb,
-								  struct cgfw_flow_origin *origin)
+								struct cgfw_flow_origin *origin)
 {
 	struct cgfw_sock_owner *owner = 0;
 	struct bpf_sock *sk = skb->sk;

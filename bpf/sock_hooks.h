@@ -174,8 +174,8 @@ static __always_inline int handle_recvmsg(struct bpf_sock_addr *ctx, int family)
 	} else {
 		__u32 w2 = ctx->user_ip6[2];
 		__u32 w3 = ctx->user_ip6[3];
-		int mapped = w2 == bpf_htonl(0xffff) && w3 == bpf_htonl(0x7f000001) &&
-			     port == cfg_dns_port4;
+		int mapped =
+		    w2 == bpf_htonl(0xffff) && w3 == bpf_htonl(0x7f000001) && port == cfg_dns_port4;
 		int local6 = w2 == 0 && w3 == bpf_htonl(1) && port == cfg_dns_port6;
 
 		if (ctx->user_ip6[0] || ctx->user_ip6[1] || !(mapped || local6))

@@ -48,8 +48,8 @@ struct Event {
   std::optional<std::string> qtype;       // dns layer: "A", "AAAA", ...
   std::vector<std::string> answers;       // dns layer: addresses and "CNAME name" lines
   std::optional<std::string> suspicious;  // dns layer: why the name looks like smuggled data
-  std::optional<RuleRef> rule;        // what allowed it
-  std::optional<std::string> reason;  // why it was (or would have been) blocked, or "loopback"
+  std::optional<RuleRef> rule;            // what allowed it
+  std::optional<std::string> reason;      // why it was (or would have been) blocked, or "loopback"
   std::optional<std::string> suggested_rule;  // the rule line that would allow it
   ProcessRecord process;
   std::uint64_t count = 1;  // how many times this same event was seen

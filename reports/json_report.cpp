@@ -79,7 +79,8 @@ json make_report(const RunInfo& run, const Journal& journal) {
   for (const auto& event : journal.events()) {
     events.push_back(to_json(event));
     if (event.layer == Layer::dns && event.domain && seen_names.insert(*event.domain).second)
-      names.push_back({{"name", *event.domain}, {"decision", to_string(event.decision)},
+      names.push_back({{"name", *event.domain},
+                       {"decision", to_string(event.decision)},
                        {"would_block", event.would_block}});
     if (event.layer == Layer::dns) continue;  // destinations are where packets went
     auto key = std::make_tuple(event.ip, event.port, event.protocol, event.domain.value_or(""));

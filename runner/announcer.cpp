@@ -30,9 +30,10 @@ std::string format_block_line(const reports::Event& event) {
 
 void Announcer::on_event(const reports::Event& event) {
   if (quiet_ || event.decision != reports::Decision::blocked) return;
-  auto key = std::make_tuple(event.process.exe.empty() ? event.process.comm : event.process.exe,
-                             event.layer == reports::Layer::dns ? event.domain.value_or("") : event.ip,
-                             event.port, event.protocol, static_cast<int>(event.layer));
+  auto key =
+      std::make_tuple(event.process.exe.empty() ? event.process.comm : event.process.exe,
+                      event.layer == reports::Layer::dns ? event.domain.value_or("") : event.ip,
+                      event.port, event.protocol, static_cast<int>(event.layer));
   if (!announced_.insert(key).second) return;
   std::fprintf(out_, "%s\n", format_block_line(event).c_str());
   std::fflush(out_);

@@ -22,7 +22,7 @@ namespace cgfw::runner {
 struct DataPlaneConfig {
   bool audit_mode = false;
   bool police_loopback = false;
-  std::size_t ip_entries = 0;  // sizes the allow tries
+  std::size_t ip_entries = 0;   // sizes the allow tries
   std::uint16_t dns_port4 = 0;  // the DNS proxy on 127.0.0.1; 0: DNS is not redirected
   std::uint16_t dns_port6 = 0;  // the DNS proxy on [::1]
 };

@@ -117,14 +117,12 @@ reports::Event FlowEventTranslator::translate(const dns::DnsObservation& observa
   reports::Event event;
   event.time = std::chrono::system_clock::now();
   event.layer = reports::Layer::dns;
-  event.decision =
-      observation.allowed ? reports::Decision::allowed : reports::Decision::blocked;
+  event.decision = observation.allowed ? reports::Decision::allowed : reports::Decision::blocked;
   event.would_block = observation.would_block;
   event.protocol = observation.transport;
-  event.ip = observation.client.resolver_family
-                 ? address_text(observation.client.resolver_family,
-                                observation.client.resolver.data())
-                 : "";
+  event.ip = observation.client.resolver_family ? address_text(observation.client.resolver_family,
+                                                               observation.client.resolver.data())
+                                                : "";
   event.port = 53;
   if (!observation.name.empty()) event.domain = observation.name;
   event.qtype = observation.qtype;
@@ -134,8 +132,8 @@ reports::Event FlowEventTranslator::translate(const dns::DnsObservation& observa
     event.rule = reports::RuleRef{observation.rule->text, observation.rule->where.to_string()};
   if (!observation.reason.empty()) event.reason = observation.reason;
   if (!observation.rule && !observation.name.empty()) event.suggested_rule = observation.name;
-  event.process = processes_.describe(static_cast<int>(observation.client.tgid),
-                                      observation.client.comm);
+  event.process =
+      processes_.describe(static_cast<int>(observation.client.tgid), observation.client.comm);
   return event;
 }
 

@@ -14,6 +14,7 @@
 #include <asio/posix/stream_descriptor.hpp>
 
 #include "policy/parser.h"
+#include "proxy/dns/dns_proxy.h"
 #include "reports/journal.h"
 #include "reports/json_report.h"
 #include "runner/announcer.h"
@@ -21,7 +22,6 @@
 #include "runner/child.h"
 #include "runner/data_plane.h"
 #include "runner/exec_tracker.h"
-#include "proxy/dns/dns_proxy.h"
 #include "runner/flow_events.h"
 #include "runner/ip_allow_table.h"
 #include "runner/process_info.h"
@@ -275,8 +275,8 @@ int run_sandbox(const Options& options) {
                                    return learned.name_of(family, address);
                                  });
   translator_ptr = &translator;
-  auto opened = (*plane)->open_events(
-      [&](const cgfw_flow_event& raw) { record(translator.translate(raw)); });
+  auto opened =
+      (*plane)->open_events([&](const cgfw_flow_event& raw) { record(translator.translate(raw)); });
   if (!opened) return fail(opened.error().message);
 
   auto cgroup = TransientCgroup::make(*mount);

@@ -2,6 +2,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
 #include <limits>
 #include <optional>
 
@@ -58,7 +59,7 @@ std::optional<AnswerError> check_rdata(std::span<const std::uint8_t> message, st
 // its contents; the other sections are only walked.
 std::optional<AnswerError> read_record(std::span<const std::uint8_t> message, std::size_t& pos,
                                        bool keep, ResourceRecord& record) {
-  NameResult owner = read_name(message, pos);
+  NameResult owner = keep ? read_name(message, pos) : check_name(message, pos);
   if (const auto* error = std::get_if<NameError>(&owner)) return from_name_error(*error);
   std::size_t at = std::get<WireName>(owner).end;
   if (message.size() - at < kRecordFixedSize) return AnswerError::truncated;
@@ -103,12 +104,13 @@ std::variant<AnswerInfo, AnswerError> parse_answer(std::span<const std::uint8_t>
   AnswerInfo info;
   info.id = load_u16(message, 0);
   info.flags = load_u16(message, 2);
-  if (!(info.flags & kFlagResponse)) return AnswerError::not_a_response;
-  if (info.flags & kOpcodeMask) return AnswerError::bad_opcode;
+  if ((info.flags & kFlagResponse) == 0) return AnswerError::not_a_response;
+  if ((info.flags & kOpcodeMask) != 0) return AnswerError::bad_opcode;
   info.rcode = static_cast<Rcode>(info.flags & kRcodeMask);
   info.truncated = (info.flags & kFlagTruncated) != 0;
   if (load_u16(message, 4) != 1) return AnswerError::question_count;
-  const std::size_t counts[] = {load_u16(message, 6), load_u16(message, 8), load_u16(message, 10)};
+  const std::array<std::size_t, 3> counts = {load_u16(message, 6), load_u16(message, 8),
+                                             load_u16(message, 10)};
   for (const std::size_t count : counts)
     if (count > kMaxRecordsPerSection) return AnswerError::too_many_records;
 

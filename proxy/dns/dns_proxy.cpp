@@ -74,8 +74,13 @@ class TcpSession : public std::enable_shared_from_this<TcpSession> {
     idle_.cancel();
   }
 
+  // One read chain per connection: read_length -> read_message -> read_length. It pauses while
+  // too many answers are outstanding, and only queue() resumes a paused chain.
   void read_length() {
-    if (in_flight_ >= kTcpMaxInFlight) return;  // resumes when an answer is written
+    if (in_flight_ >= kTcpMaxInFlight) {
+      paused_ = true;
+      return;
+    }
     reading_ = true;
     asio::async_read(socket_, asio::buffer(length_),
                      [self = shared_from_this()](std::error_code error, std::size_t) {
@@ -118,7 +123,10 @@ class TcpSession : public std::enable_shared_from_this<TcpSession> {
     framed.insert(framed.end(), response.begin(), response.end());
     writes_.push_back(std::move(framed));
     if (!writing_) write_next();
-    if (!reading_ && !eof_) read_length();
+    if (paused_ && !eof_) {
+      paused_ = false;
+      read_length();
+    }
   }
 
   void write_next() {
@@ -145,6 +153,7 @@ class TcpSession : public std::enable_shared_from_this<TcpSession> {
   std::deque<std::vector<std::uint8_t>> writes_;
   std::size_t in_flight_ = 0;
   bool reading_ = false;
+  bool paused_ = false;
   bool writing_ = false;
   bool eof_ = false;
 };

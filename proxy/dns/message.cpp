@@ -76,8 +76,8 @@ std::variant<QueryInfo, QueryError> parse_query(std::span<const std::uint8_t> me
   QueryInfo info;
   info.id = load_u16(message, 0);
   info.flags = load_u16(message, 2);
-  if (info.flags & kFlagResponse) return QueryError::not_a_query;
-  if (info.flags & kOpcodeMask) return QueryError::bad_opcode;
+  if ((info.flags & kFlagResponse) != 0) return QueryError::not_a_query;
+  if ((info.flags & kOpcodeMask) != 0) return QueryError::bad_opcode;
   if (load_u16(message, 4) != 1) return QueryError::question_count;
   // Anything besides the question and an OPT would be forwarded unread: refuse it.
   if (load_u16(message, 6) != 0 || load_u16(message, 8) != 0 || load_u16(message, 10) > 1)

@@ -1,6 +1,7 @@
 #include "proxy/dns/name.h"
 
 #include <array>
+#include <optional>
 
 namespace cgfw::dns {
 namespace {
@@ -8,7 +9,9 @@ namespace {
 constexpr std::uint8_t kPointerBits = 0xC0;
 constexpr std::uint8_t kOffsetHighBits = 0x3F;
 
-enum class Trust { question, answer };
+// question: strict host-name labels, no pointers. answer: any label, pointers, escaped text.
+// check: as answer, without building the text.
+enum class Trust { question, answer, check };
 
 bool is_question_label_byte(std::uint8_t byte) {
   // Underscore is not LDH, but SRV and policy names (_sip._tcp, _dmarc) need it.
@@ -21,19 +24,23 @@ char to_lower(std::uint8_t byte) {
 }
 
 void append_escaped(std::string& text, std::span<const std::uint8_t> label) {
+  // Built in a local buffer: one append per label instead of one per byte.
+  std::array<char, 4 * kMaxLabelLength> buffer;  // NOLINT: only the written part is read
+  std::size_t used = 0;
   for (const std::uint8_t byte : label) {
     if (byte == '.' || byte == '\\') {
-      text += '\\';
-      text += static_cast<char>(byte);
+      buffer[used++] = '\\';
+      buffer[used++] = static_cast<char>(byte);
     } else if (byte < 0x21 || byte > 0x7e) {
-      text += '\\';
-      text += static_cast<char>('0' + byte / 100);
-      text += static_cast<char>('0' + byte / 10 % 10);
-      text += static_cast<char>('0' + byte % 10);
+      buffer[used++] = '\\';
+      buffer[used++] = static_cast<char>('0' + byte / 100);
+      buffer[used++] = static_cast<char>('0' + byte / 10 % 10);
+      buffer[used++] = static_cast<char>('0' + byte % 10);
     } else {
-      text += to_lower(byte);
+      buffer[used++] = to_lower(byte);
     }
   }
+  text.append(buffer.data(), used);
 }
 
 // A pointer that does not go back before the stretch being read is refused either way; this only
@@ -65,6 +72,31 @@ bool leads_to_loop(std::span<const std::uint8_t> message, std::size_t pointer_at
   return false;
 }
 
+// Appends one label in the form `trust` asks for; false when a question label holds a byte a
+// host name may not. Every label adds at least one character, so a non-empty text needs a dot.
+bool append_label(std::string& text, std::span<const std::uint8_t> label, Trust trust) {
+  if (trust == Trust::check) return true;
+  if (!text.empty()) text += '.';
+  if (trust == Trust::answer) {
+    append_escaped(text, label);
+    return true;
+  }
+  for (const std::uint8_t byte : label) {
+    if (!is_question_label_byte(byte)) return false;
+    text += to_lower(byte);
+  }
+  return true;
+}
+
+// Why the pointer at `pos` to `target` may not be followed, if it may not. Reading started the
+// current stretch of labels at `stretch_start`.
+std::optional<NameError> refuse_pointer(std::span<const std::uint8_t> message, std::size_t pos,
+                                        std::size_t target, std::size_t stretch_start) {
+  if (target < kHeaderSize || target >= message.size()) return NameError::bad_pointer;
+  if (target < stretch_start) return std::nullopt;
+  return leads_to_loop(message, pos, target) ? NameError::compression_loop : NameError::bad_pointer;
+}
+
 NameResult read(std::span<const std::uint8_t> message, std::size_t offset, Trust trust) {
   WireName name;
   std::size_t pos = offset;
@@ -72,7 +104,6 @@ NameResult read(std::span<const std::uint8_t> message, std::size_t offset, Trust
   // Every pointer must go before it, so the stretches move strictly backwards and cannot cycle.
   std::size_t stretch_start = offset;
   std::size_t wire_length = 1;  // the root label
-  bool first_label = true;
   bool jumped = false;
   int jumps = 0;
   while (true) {
@@ -86,21 +117,12 @@ NameResult read(std::span<const std::uint8_t> message, std::size_t offset, Trust
       if (message.size() - pos - 1 < length) return NameError::truncated;
       wire_length += 1 + length;
       if (wire_length > kMaxNameWireLength) return NameError::too_long;
-      const auto label = message.subspan(pos + 1, length);
-      if (!first_label) name.text += '.';
-      first_label = false;
-      if (trust == Trust::question) {
-        for (const std::uint8_t byte : label) {
-          if (!is_question_label_byte(byte)) return NameError::bad_label;
-          name.text += to_lower(byte);
-        }
-      } else {
-        append_escaped(name.text, label);
-      }
+      if (!append_label(name.text, message.subspan(pos + 1, length), trust))
+        return NameError::bad_label;
       pos += 1 + length;
       continue;
     }
-    // 0x40 and 0x80 are the extended and reserved label types (RFC 6891 retired both).
+    // 0x40 is the extended label type RFC 6891 retired, 0x80 is reserved: neither is a name.
     if ((length & kPointerBits) != kPointerBits) return NameError::bad_label;
     // A question is the first name in a message: a pointer there could only reach the header.
     if (trust == Trust::question) return NameError::bad_pointer;
@@ -111,11 +133,7 @@ NameResult read(std::span<const std::uint8_t> message, std::size_t offset, Trust
       name.end = pos + 2;
       jumped = true;
     }
-    if (target < kHeaderSize || target >= message.size()) return NameError::bad_pointer;
-    if (target >= stretch_start) {
-      return leads_to_loop(message, pos, target) ? NameError::compression_loop
-                                                 : NameError::bad_pointer;
-    }
+    if (const auto refused = refuse_pointer(message, pos, target, stretch_start)) return *refused;
     if (++jumps > kMaxPointerJumps) return NameError::compression_loop;
     stretch_start = target;
     pos = target;
@@ -130,6 +148,10 @@ NameResult read_question_name(std::span<const std::uint8_t> message, std::size_t
 
 NameResult read_name(std::span<const std::uint8_t> message, std::size_t offset) {
   return read(message, offset, Trust::answer);
+}
+
+NameResult check_name(std::span<const std::uint8_t> message, std::size_t offset) {
+  return read(message, offset, Trust::check);
 }
 
 std::string fold_case(std::string_view text) {

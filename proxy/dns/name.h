@@ -46,6 +46,10 @@ NameResult read_question_name(std::span<const std::uint8_t> message, std::size_t
 // then never read as two labels, and a plain host name reads exactly as read_question_name would.
 NameResult read_name(std::span<const std::uint8_t> message, std::size_t offset);
 
+// As read_name, without building the text (WireName::text stays empty): for names that are only
+// walked to find where the next field starts.
+NameResult check_name(std::span<const std::uint8_t> message, std::size_t offset);
+
 // ASCII-only lower-casing: DNS compares names case-insensitively in ASCII only (RFC 4343).
 std::string fold_case(std::string_view text);
 

@@ -23,7 +23,7 @@ void check_chain(const AnswerInfo& info, const std::string& qname) {
   check(info.rcode == Rcode::noerror || result.addresses.empty());
   for (const auto& learned : result.addresses) {
     check(std::find(result.chain.begin(), result.chain.end(), learned.owner) != result.chain.end());
-    check(learned.ttl <= 0x7fffffffu && result.min_ttl <= learned.ttl);
+    check(learned.ttl <= 0x7fffffffU && result.min_ttl <= learned.ttl);
   }
 }
 

@@ -450,13 +450,13 @@ TEST_F(Sandbox, BadAllowFileIsRejectedWithFileLineAndNothingRuns) {
 
 TEST_F(Sandbox, RunsAsTheRequestedUserWithOnlyStdioOpen) {
   // The exec'd process itself reports its open fds (a shell pipeline would show its own pipe).
-  auto result = run_sandbox(
-      {"--user", "nobody"},
-      python("import os\n"
-             "def is_open(fd):\n"
-             "  try:\n    os.fstat(fd); return True\n"
-             "  except OSError:\n    return False\n"
-             "print(os.getuid(), [fd for fd in range(1024) if is_open(fd)])\n"));
+  auto result =
+      run_sandbox({"--user", "nobody"},
+                  python("import os\n"
+                         "def is_open(fd):\n"
+                         "  try:\n    os.fstat(fd); return True\n"
+                         "  except OSError:\n    return False\n"
+                         "print(os.getuid(), [fd for fd in range(1024) if is_open(fd)])\n"));
   EXPECT_EQ(result.exit_status, 0) << result.err;
   EXPECT_EQ(result.out, "65534 [0, 1, 2]\n") << "every fd but 0/1/2 is closed before exec";
 

@@ -152,9 +152,24 @@ FakeInternet::~FakeInternet() {
   }
 }
 
-std::vector<nlohmann::json> FakeInternet::sink_log() const {
+std::vector<nlohmann::json> FakeInternet::sink_log() const { return read_log("sink.jsonl"); }
+
+std::vector<nlohmann::json> FakeInternet::dns_log() const { return read_log("dns.jsonl"); }
+
+std::vector<nlohmann::json> FakeInternet::dns_queries_for(const std::string& name) const {
+  std::vector<nlohmann::json> matching;
+  for (auto& entry : dns_log()) {
+    if (!entry["name"].is_string()) continue;
+    std::string asked = entry["name"];
+    for (auto& c : asked) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (asked == name) matching.push_back(std::move(entry));
+  }
+  return matching;
+}
+
+std::vector<nlohmann::json> FakeInternet::read_log(const std::string& file_name) const {
   std::vector<nlohmann::json> entries;
-  std::ifstream file(state_dir() + "/sink.jsonl", std::ios::binary);
+  std::ifstream file(state_dir() + "/" + file_name, std::ios::binary);
   if (!file) return entries;
   std::stringstream buffer;
   buffer << file.rdbuf();

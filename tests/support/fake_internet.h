@@ -41,6 +41,9 @@ class FakeInternet {
   static constexpr const char* kServerV6 = "2001:db8::10";
   static constexpr const char* kServerV6b = "2001:db8::11";
   static constexpr const char* kFarV6 = "2001:db8:1::10";
+  // The authoritative DNS server of the fake internet (tests/fixtures/dns_server.py).
+  static constexpr const char* kDnsV4 = "198.51.100.53";
+  static constexpr const char* kDnsV6 = "2001:db8::53";
 
   // Brings the namespace up (the script's `up`, which first cleans any earlier crashed run).
   // Throws std::runtime_error carrying the script's stderr on failure.
@@ -56,6 +59,11 @@ class FakeInternet {
 
   // Every complete line of sink.jsonl, parsed; a line still being written is skipped.
   std::vector<nlohmann::json> sink_log() const;
+
+  // The DNS server's query log (dns.jsonl): {time, transport, peer, name, qtype} per query.
+  std::vector<nlohmann::json> dns_log() const;
+  // Queries the DNS server received for `name` (compared lower-case).
+  std::vector<nlohmann::json> dns_queries_for(const std::string& name) const;
 
   // Entries whose local_ip == ip, and local_port == port unless port is 0, and proto == proto
   // ("tcp" / "udp") unless proto is empty.
@@ -79,6 +87,7 @@ class FakeInternet {
 
  private:
   explicit FakeInternet(std::string name);
+  std::vector<nlohmann::json> read_log(const std::string& file_name) const;
 
   std::string name_;
 };

@@ -166,8 +166,9 @@ TEST(DnsQuery, AcceptsUnderscoreAndHyphenLabels) {
 }
 
 TEST(DnsQuery, RefusesLabelBytesOutsideLdh) {
-  for (const std::string& bad : {std::string("a.b"), std::string("a\0b", 3), std::string("a b"),
-                                std::string("caf\xc3\xa9"), std::string("*"), std::string("a/b")}) {
+  for (const std::string& bad :
+       {std::string("a.b"), std::string("a\0b", 3), std::string("a b"), std::string("caf\xc3\xa9"),
+        std::string("*"), std::string("a/b")}) {
     Wire wire = Wire().header(1, 0, 1).label(bad).name("example.com").u16(kTypeA).u16(kClassIn);
     EXPECT_EQ(query_error(wire), QueryError::bad_name) << bad;
   }
