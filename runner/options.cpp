@@ -41,6 +41,11 @@ std::variant<Options, int> parse_options(int argc, const char* const* argv) {
                  "answer to a blocked name: nxdomain (default) or refused")
       ->type_name("RCODE")
       ->check(CLI::IsMember({"nxdomain", "refused"}));
+  app.add_option("--dns-min-ttl", options.dns_min_ttl,
+                 "an address learned from DNS stays allowed for max(TTL, this) seconds "
+                 "(default 600); connections already open are never cut")
+      ->type_name("SECONDS")
+      ->check(CLI::Range(1, 86400));
   app.add_flag("-v,--verbose", verbose, "say more (libbpf and verifier detail)");
   app.add_flag("-q,--quiet", quiet, "announce nothing on stderr; the reports keep everything");
   app.footer(

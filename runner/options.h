@@ -24,6 +24,7 @@ struct Options {
   bool no_loopback = false;
   std::vector<std::string> dns_upstreams;  // --dns-upstream, in order
   std::string dns_block_rcode = "nxdomain";
+  int dns_min_ttl = 600;  // seconds a learned address stays allowed at least
   Verbosity verbosity = Verbosity::normal;
   std::vector<std::string> command;
 };

@@ -228,6 +228,7 @@ int run_sandbox(const Options& options) {
   dns_config.policy.block_rcode =
       options.dns_block_rcode == "refused" ? dns::Rcode::refused : dns::Rcode::nxdomain;
   dns_config.upstream.servers = options.dns_upstreams;
+  dns_config.minimum_lifetime = std::chrono::seconds(options.dns_min_ttl);
   FlowEventTranslator* translator_ptr = nullptr;
   dns::DnsProxyHooks hooks;
   hooks.identify = [&](int family, const dns::Address& address, std::uint16_t port,

@@ -11,7 +11,11 @@ flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
 clang++ "${flags[@]}" "$root"/policy/*.cpp "$root/tests/fuzz/rule_parser_fuzz.cpp" \
   -lidn2 -lpsl -o "$out/rule_parser_fuzz"
 
-for target in rule_parser; do
+dns_wire=("$root/proxy/dns/name.cpp" "$root/proxy/dns/message.cpp" "$root/proxy/dns/answer.cpp")
+clang++ "${flags[@]}" "${dns_wire[@]}" "$root/tests/fuzz/dns_query_fuzz.cpp" -o "$out/dns_query_fuzz"
+clang++ "${flags[@]}" "${dns_wire[@]}" "$root/tests/fuzz/dns_answer_fuzz.cpp" -o "$out/dns_answer_fuzz"
+
+for target in rule_parser dns_query dns_answer; do
   corpus="$out/corpus-$target"
   mkdir -p "$corpus"
   cp -n "$root/tests/fuzz/corpus/$target/"* "$corpus/" 2>/dev/null || true

@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <deque>
@@ -117,6 +118,15 @@ class TcpSession : public std::enable_shared_from_this<TcpSession> {
 
   void queue(std::vector<std::uint8_t> response) {
     --in_flight_;
+    if (response.empty()) {  // not to be answered
+      if (paused_ && !eof_) {
+        paused_ = false;
+        read_length();
+      } else if (eof_ && in_flight_ == 0 && writes_.empty()) {
+        close();
+      }
+      return;
+    }
     if (response.size() > 65535) response.resize(65535);
     std::vector<std::uint8_t> framed{static_cast<std::uint8_t>(response.size() >> 8),
                                      static_cast<std::uint8_t>(response.size() & 0xff)};
@@ -190,6 +200,7 @@ class UdpListener {
     udp::endpoint peer = peer_;
     handler_.handle(query, *client, /*over_tcp=*/false,
                     [this, peer](std::vector<std::uint8_t> response) {
+                      if (response.empty()) return;
                       std::error_code ignored;
                       socket_.send_to(asio::buffer(response), peer, 0, ignored);
                     });
@@ -326,8 +337,11 @@ void DnsProxy::start() {
 }
 
 void DnsProxy::schedule_expiry() {
-  // Expired addresses leave the kernel map on a timer; connections already open keep going.
-  listeners_->expiry->expires_after(kExpirySweep);
+  // Expired addresses leave the kernel map on a timer (at least twice per minimum lifetime);
+  // connections already open keep going.
+  auto half = std::chrono::duration_cast<std::chrono::milliseconds>(config_.minimum_lifetime) / 2;
+  listeners_->expiry->expires_after(
+      std::clamp<std::chrono::milliseconds>(half, std::chrono::milliseconds(500), kExpirySweep));
   listeners_->expiry->async_wait([this](std::error_code error) {
     if (error) return;
     learned_.expire(LearnedTable::Clock::now());

@@ -97,6 +97,13 @@ void QueryHandler::handle(std::span<const std::uint8_t> query, const ClientInfo&
   auto parsed = parse_query(query);
   if (auto* error = std::get_if<QueryError>(&parsed)) {
     observation.reason = "malformed query: " + to_string(*error);
+    // A response sent to us is never answered: answering answers can make two responders
+    // bounce messages forever.
+    if (*error == QueryError::not_a_query) {
+      respond({});
+      observe_(observation);
+      return;
+    }
     bool bad_name = *error == QueryError::bad_name;
     respond(make_error_response(query, bad_name ? Rcode::refused : Rcode::formerr));
     observe_(observation);

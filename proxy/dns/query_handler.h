@@ -59,8 +59,10 @@ class QueryHandler {
         over_tcp_(over_tcp),
         observe_(std::move(observe)) {}
 
-  // Answers `query`. `respond` runs once, possibly before handle() returns; for UDP clients
-  // a response too large for them is cut to a truncated (TC) one so they retry over TCP.
+  // Answers `query`. `respond` runs exactly once, possibly before handle() returns, with the
+  // response, or with nothing when the message must not be answered (a response sent to us).
+  // For UDP clients a response too large for them is cut to a truncated (TC) one so they retry
+  // over TCP.
   void handle(std::span<const std::uint8_t> query, const ClientInfo& client, bool over_tcp,
               Respond respond);
 

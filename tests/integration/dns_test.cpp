@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <set>
+#include <sstream>
 #include <string>
 
 #include "tests/support/fake_internet.h"
@@ -60,7 +61,7 @@ class Dns : public ::testing::Test {
     std::vector<std::string> out{"--dns-upstream", FakeInternet::kDnsV4};
     for (std::size_t i = 0; i < rules.size(); ++i) {
       auto& rule = rules[i];
-      if (rule == "--dns-block-rcode" && i + 1 < rules.size()) {
+      if ((rule == "--dns-block-rcode" || rule == "--dns-min-ttl") && i + 1 < rules.size()) {
         out.push_back(rule);
         out.push_back(rules[++i]);
         continue;
@@ -397,6 +398,51 @@ TEST_F(Dns, SuspiciousNamesUnderAWildcardAreFlagged) {
   ASSERT_FALSE(random.empty());
   EXPECT_NE(random[0]["suspicious"].get<std::string>().find("high-entropy label"),
             std::string::npos);
+}
+
+// A learned address expires (TTL 1 s, minimum 1 s here), yet the connection opened while it was
+// allowed keeps working; a new connection to it is refused.
+TEST_F(Dns, OpenConnectionsOutliveTheirAddresssExpiry) {
+  const std::string code =
+      "import socket, time\n"
+      "address = socket.getaddrinfo('short.allowed.test', 9000, socket.AF_INET)[0][4]\n"
+      "s = socket.create_connection(address, timeout=5)\n"
+      "s.sendall(b'before\\n'); print(s.recv(100).decode().strip())\n"
+      "time.sleep(3)\n"
+      "s.sendall(b'after\\n'); print(s.recv(100).decode().strip())\n"
+      "try:\n"
+      "  socket.create_connection(address, timeout=5); print('new connection allowed')\n"
+      "except PermissionError:\n"
+      "  print('new connection refused')\n";
+  auto result = run_sandbox(args({"--dns-min-ttl", "1", "*.allowed.test"}), python(code));
+  EXPECT_EQ(result.out, "before\nafter\nnew connection refused\n") << result.err;
+}
+
+// Two processes ask at the same moment with the same query id: each gets its own answer and
+// the report names the right one (attribution keys on the client endpoint, not the 16-bit id).
+TEST_F(Dns, SameQueryIdFromTwoProcessesIsAttributedRight) {
+  const std::string one = raw_query_script("x.allowed.test", "198.51.100.53");
+  const std::string two = raw_query_script("evil.test", "198.51.100.53");
+  auto result = run_sandbox(
+      args({"*.allowed.test"}),
+      {"sh", "-c",
+       "/usr/bin/python3 -c \"$1\" > one.out & a=$!; /usr/bin/python3 -c \"$2\" > two.out & "
+       "b=$!; wait $a $b; echo $a $b; cat one.out two.out; rm -f one.out two.out",
+       "sh", one, two});
+  std::istringstream lines(result.out);
+  int pid_one = 0, pid_two = 0;
+  lines >> pid_one >> pid_two;
+  EXPECT_NE(
+      result.out.find("rcode 0 from 198.51.100.53 id 0x1234\nrcode 3 from 198.51.100.53 id 0x1234"),
+      std::string::npos)
+      << result.out << result.err;
+  ASSERT_TRUE(result.report);
+  auto allowed = dns_events(*result.report, "x.allowed.test");
+  auto blocked = dns_events(*result.report, "evil.test");
+  ASSERT_EQ(allowed.size(), 1u);
+  ASSERT_EQ(blocked.size(), 1u);
+  EXPECT_EQ(allowed[0]["process"]["pid"], pid_one);
+  EXPECT_EQ(blocked[0]["process"]["pid"], pid_two);
 }
 
 }  // namespace
