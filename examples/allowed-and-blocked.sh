@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# A real run of cgfw-sandbox: a fake internet in a network namespace (198.51.100.0/24, one sink
-# server), one allowed request and one blocked one, and the JSON report they leave.
+# A real run of cgfw-sandbox: a fake internet in a network namespace (198.51.100.0/24, a DNS
+# server, HTTP(S) servers), allowed and blocked requests by name and by address, and the JSON
+# report they leave.
 #   sudo examples/allowed-and-blocked.sh
 # Installs the dependencies and builds cgfw first if needed.
 set -euo pipefail
@@ -17,10 +18,16 @@ report=$(mktemp /tmp/cgfw-example-XXXXXX.json)
 trap '"$fixture" down example; rm -f "$report"' EXIT
 "$fixture" up example >/dev/null
 
-echo "\$ cgfw-sandbox --allow-file examples/egress.txt -- sh -c 'curl http://198.51.100.10/; curl http://198.51.100.11/'"
+ca="/run/cgfw-test/example/ca.pem"   # the fake internet's own test CA
+job="curl -sS --max-time 5 --cacert $ca https://x.allowed.test/
+curl -sS --max-time 5 http://198.51.100.13/
+curl -sS --max-time 5 http://evil.test/
+curl -sS --max-time 5 http://198.51.100.11/"
+echo "\$ cgfw-sandbox --allow-file examples/egress.txt --dns-upstream 198.51.100.53 -- sh -c '...'"
+echo "$job" | sed 's/^/    /'
 set +e
-"$root/build/cgfw-sandbox" --allow-file "$root/examples/egress.txt" --report-json "$report" -- \
-  sh -c 'curl -sS --max-time 5 http://198.51.100.10/; curl -sS --max-time 5 http://198.51.100.11/'
+"$root/build/cgfw-sandbox" --allow-file "$root/examples/egress.txt" --report-json "$report" \
+  --dns-upstream 198.51.100.53 -- sh -c "$job"
 status=$?
 set -e
 echo "(exit status $status: curl's own)"
@@ -32,6 +39,7 @@ report = json.load(open(sys.argv[1]))
 for e in report["events"]:
     p = e["process"]
     why = e["rule"]["text"] if "rule" in e else e.get("reason")
-    print(f'  {e["decision"]:8} {e["protocol"]} {e["ip"]}:{e["port"]}  by {p["exe"] or p["comm"]} '
+    what = f'{e.get("domain")} {e.get("qtype")}' if e["layer"] == "dns" else f'{e["ip"]}:{e["port"]}'
+    print(f'  {e["decision"]:8} {e["layer"]:6} {e["protocol"]} {what}  by {p["exe"] or p["comm"]} '
           f'(pid {p["pid"]})  [{why}]')
 PY

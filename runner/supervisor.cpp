@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <optional>
+#include <set>
 
 #include <spdlog/spdlog.h>
 #include <asio/io_context.hpp>
@@ -379,8 +380,20 @@ int run_sandbox(const Options& options) {
       exit_status = kExitCgfwFailed;
     }
   }
+  // One count per distinct thing the user would add a rule for: a name, or an address and port.
+  std::set<std::string> blocked_names;
+  std::set<std::string> blocked_addresses;
+  for (const auto& event : journal.events()) {
+    if (event.decision != reports::Decision::blocked) continue;
+    if (event.layer == reports::Layer::dns)
+      blocked_names.insert(event.domain.value_or("(unparsable query)"));
+    else
+      blocked_addresses.insert(event.ip + ":" + std::to_string(event.port) + "/" + event.protocol);
+  }
   if (totals.blocked > 0)
-    spdlog::info("{} blocked destination{}{}", totals.blocked, totals.blocked == 1 ? "" : "s",
+    spdlog::info("blocked {} name{} and {} address{}{}", blocked_names.size(),
+                 blocked_names.size() == 1 ? "" : "s", blocked_addresses.size(),
+                 blocked_addresses.size() == 1 ? "" : "es",
                  options.report_json ? "; report: " + *options.report_json : "");
   return exit_status;
 }
