@@ -13,7 +13,7 @@ packages=(
   libasio-dev
   # tests (libclang-rt: libFuzzer)
   libclang-rt-14-dev libgtest-dev libgmock-dev python3 python3-jsonschema iproute2 curl netcat-openbsd iputils-ping
-  dnsutils openssl
+  dnsutils openssl nginx-light git wget libhttp-parser-dev
   procps
 )
 
