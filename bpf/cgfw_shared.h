@@ -154,6 +154,12 @@ struct cgfw_exec_event {
 	char args[CGFW_EXEC_ARGS_LEN];
 };
 
+/* Value of the redirect_ports map: what a TCP destination port is sent to the web proxy as. */
+enum cgfw_port_kind {
+	CGFW_PORT_HTTP = 1,
+	CGFW_PORT_TLS = 2,
+};
+
 enum cgfw_counter {
 	CGFW_COUNTER_PACKETS_ALLOWED = 0,
 	CGFW_COUNTER_PACKETS_BLOCKED,
@@ -163,6 +169,7 @@ enum cgfw_counter {
 	CGFW_COUNTER_RAW_REFUSED, /* SOCK_RAW creations refused */
 	CGFW_COUNTER_MAP_UPDATE_FAILED,
 	CGFW_COUNTER_DNS_REDIRECTED, /* connect()/sendmsg() to port 53 sent to the DNS proxy */
+	CGFW_COUNTER_WEB_REDIRECTED, /* TCP connect() to an HTTP/TLS port sent to the web proxy */
 	CGFW_COUNTER_MAX,
 };
 

@@ -11,3 +11,6 @@ const volatile __u8 cfg_police_loopback = 0;
 /* The DNS proxy's port on 127.0.0.1 and on [::1] (TCP and UDP alike); 0: no DNS proxy. */
 const volatile __u16 cfg_dns_port4 = 0;
 const volatile __u16 cfg_dns_port6 = 0;
+/* The TLS/HTTP proxy's port on 127.0.0.1 and on [::1]; 0: HTTP/TLS ports are not redirected. */
+const volatile __u16 cfg_web_port4 = 0;
+const volatile __u16 cfg_web_port6 = 0;

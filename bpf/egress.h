@@ -199,14 +199,23 @@ static __always_inline int enforce(const struct cgfw_flow_origin *origin,
 	}
 }
 
-static __always_inline int is_dns_proxy(const struct cgfw_packet *pkt)
+/* Traffic to one of cgfw's proxies (DNS on TCP/UDP, web on TCP) on 127.0.0.1 or [::1]. */
+static __always_inline int is_proxy(const struct cgfw_packet *pkt)
 {
+	__u16 port = pkt->dport;
+
 	if (pkt->protocol != IPPROTO_TCP && pkt->protocol != IPPROTO_UDP)
 		return 0;
-	if (pkt->family == AF_INET)
-		return cfg_dns_port4 && pkt->dport == cfg_dns_port4 && pkt->daddr[0] == 127 &&
-		       pkt->daddr[1] == 0 && pkt->daddr[2] == 0 && pkt->daddr[3] == 1;
-	return cfg_dns_port6 && pkt->dport == cfg_dns_port6 && is_loopback(pkt);
+	if (pkt->family == AF_INET) {
+		if (pkt->daddr[0] != 127 || pkt->daddr[1] || pkt->daddr[2] || pkt->daddr[3] != 1)
+			return 0;
+		return (cfg_dns_port4 && port == cfg_dns_port4) ||
+		       (cfg_web_port4 && port == cfg_web_port4 && pkt->protocol == IPPROTO_TCP);
+	}
+	if (!is_loopback(pkt))
+		return 0;
+	return (cfg_dns_port6 && port == cfg_dns_port6) ||
+	       (cfg_web_port6 && port == cfg_web_port6 && pkt->protocol == IPPROTO_TCP);
 }
 
 /* Traffic to a proxy: always passes (the proxy decides), after telling the proxy who is behind
@@ -262,7 +271,7 @@ static __always_inline int handle_egress(struct __sk_buff *skb)
 	int parse_error = parse_packet(skb, &pkt);
 
 	owner = origin_of_packet(skb, &origin);
-	if (!parse_error && is_dns_proxy(&pkt))
+	if (!parse_error && is_proxy(&pkt))
 		return to_proxy(&pkt, &origin);
 	/* A TCP connection allowed at connect() stays allowed for its life. */
 	if (!parse_error && sticky_allowed(owner, &pkt)) {

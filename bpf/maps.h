@@ -53,6 +53,15 @@ struct {
 	__type(value, struct cgfw_proxy_client);
 } proxy_clients SEC(".maps");
 
+/* TCP destination port -> enum cgfw_port_kind: connections to these ports go to the TLS/HTTP
+ * proxy. Writer: runner (80, 443, --http-port, --tls-port). Reader: connect4/6. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u16);
+	__type(value, __u8);
+} redirect_ports SEC(".maps");
+
 /* socket -> owning process. Writer: sock_create, connect*, sendmsg*. Reader: egress. */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);

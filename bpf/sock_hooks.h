@@ -123,6 +123,49 @@ static __always_inline int redirect_dns(struct bpf_sock_addr *ctx, int family,
 	return 1;
 }
 
+static __always_inline int is_loopback_dest(const struct cgfw_original_dest *dest)
+{
+	if (dest->family == AF_INET)
+		return dest->addr[0] == 127;
+	for (int i = 0; i < 15; i++)
+		if (dest->addr[i])
+			return 0;
+	return dest->addr[15] == 1;
+}
+
+/* TCP to an HTTP or TLS port goes to cgfw's web proxy, which reads the server name / Host and
+ * decides. Loopback destinations stay direct unless loopback is policed. */
+static __always_inline int redirect_web(struct bpf_sock_addr *ctx, int family,
+					const struct cgfw_original_dest *dest)
+{
+	__u16 port = dest->port;
+
+	if (!cfg_web_port4 || !cfg_web_port6 || dest->protocol != IPPROTO_TCP)
+		return 0;
+	if (!bpf_map_lookup_elem(&redirect_ports, &port))
+		return 0;
+	if (!cfg_police_loopback && is_loopback_dest(dest))
+		return 0;
+	if (family == AF_INET) {
+		ctx->user_ip4 = bpf_htonl(0x7f000001);
+		ctx->user_port = bpf_htons(cfg_web_port4);
+	} else if (dest->family == AF_INET) {
+		ctx->user_ip6[0] = 0;
+		ctx->user_ip6[1] = 0;
+		ctx->user_ip6[2] = bpf_htonl(0xffff);
+		ctx->user_ip6[3] = bpf_htonl(0x7f000001);
+		ctx->user_port = bpf_htons(cfg_web_port4);
+	} else {
+		ctx->user_ip6[0] = 0;
+		ctx->user_ip6[1] = 0;
+		ctx->user_ip6[2] = 0;
+		ctx->user_ip6[3] = bpf_htonl(1);
+		ctx->user_port = bpf_htons(cfg_web_port6);
+	}
+	count(CGFW_COUNTER_WEB_REDIRECTED);
+	return 1;
+}
+
 static __always_inline int handle_sock_addr(struct bpf_sock_addr *ctx, int family,
 					    enum cgfw_sock_call call)
 {
@@ -137,6 +180,8 @@ static __always_inline int handle_sock_addr(struct bpf_sock_addr *ctx, int famil
 	owner = record_owner(ctx->sk);
 	record_destination(ctx, family, &dest);
 	if (redirect_dns(ctx, family, &dest))
+		return 1;
+	if (call == CGFW_CALL_CONNECT && redirect_web(ctx, family, &dest))
 		return 1;
 	if (call == CGFW_CALL_CONNECT && dest.protocol != IPPROTO_TCP)
 		return 1;

@@ -49,6 +49,22 @@ const Rule* match_domain(const Policy& policy, std::string_view name) {
   return nullptr;
 }
 
+const Rule* match_url_host(const Policy& policy, std::string_view name) {
+  if (name.empty()) return nullptr;
+  for (const Rule& rule : policy.rules) {
+    if (rule.kind != RuleKind::url || !rule.url) continue;
+    std::string_view host = rule.url->host;
+    if (host == name) return &rule;
+    if (host.starts_with("*.")) {
+      std::string_view parent = host.substr(2);
+      if (name.size() > parent.size() + 1 && name.ends_with(parent) &&
+          name[name.size() - parent.size() - 1] == '.')
+        return &rule;
+    }
+  }
+  return nullptr;
+}
+
 bool allows_port(const Rule& rule, std::uint16_t port, Transport transport) {
   if (rule.ports.empty()) return transport == Transport::tcp;
   return std::any_of(rule.ports.begin(), rule.ports.end(), [&](const PortRange& range) {

@@ -20,6 +20,11 @@ std::string normalize_domain(std::string_view name);
 // and never "evilexample.com".
 const Rule* match_domain(const Policy& policy, std::string_view name);
 
+// The first URL rule whose host is `name` (or, for a "*." host, strictly below it), or nullptr.
+// Such a name must resolve (its addresses bound to the URL's port) so that the web proxy can
+// check its URLs.
+const Rule* match_url_host(const Policy& policy, std::string_view name);
+
 // True when `rule` (of any kind) allows `port` on `transport`. No ports = every TCP port.
 bool allows_port(const Rule& rule, std::uint16_t port, Transport transport);
 

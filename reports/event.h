@@ -48,6 +48,10 @@ struct Event {
   std::optional<std::string> qtype;       // dns layer: "A", "AAAA", ...
   std::vector<std::string> answers;       // dns layer: addresses and "CNAME name" lines
   std::optional<std::string> suspicious;  // dns layer: why the name looks like smuggled data
+  std::optional<std::string> method;      // http layer
+  std::optional<int> status;              // http layer: the response status
+  std::optional<std::uint64_t> bytes_up;  // tls/http: client -> server
+  std::optional<std::uint64_t> bytes_down;
   std::optional<RuleRef> rule;            // what allowed it
   std::optional<std::string> reason;      // why it was (or would have been) blocked, or "loopback"
   std::optional<std::string> suggested_rule;  // the rule line that would allow it

@@ -33,7 +33,10 @@ bool Journal::record(const Event& event) {
           event.process.pid};
   auto [it, inserted] = index_.try_emplace(key, events_.size());
   if (!inserted) {
-    events_[it->second].count += event.count;
+    auto& known = events_[it->second];
+    known.count += event.count;
+    if (event.bytes_up) known.bytes_up = known.bytes_up.value_or(0) + *event.bytes_up;
+    if (event.bytes_down) known.bytes_down = known.bytes_down.value_or(0) + *event.bytes_down;
     return false;
   }
   events_.push_back(event);

@@ -56,6 +56,10 @@ json to_json(const Event& event) {
   if (event.qtype) out["qtype"] = *event.qtype;
   if (event.layer == Layer::dns) out["answers"] = event.answers;
   if (event.suspicious) out["suspicious"] = *event.suspicious;
+  if (event.method) out["method"] = *event.method;
+  if (event.status) out["status"] = *event.status;
+  if (event.bytes_up) out["bytes_up"] = *event.bytes_up;
+  if (event.bytes_down) out["bytes_down"] = *event.bytes_down;
   if (event.rule) out["rule"] = {{"text", event.rule->text}, {"location", event.rule->location}};
   if (event.reason) out["reason"] = *event.reason;
   if (event.suggested_rule) out["suggested_rule"] = *event.suggested_rule;

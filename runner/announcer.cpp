@@ -11,7 +11,10 @@ std::string format_block_line(const reports::Event& event) {
     who += " (exited before it could be read)";
 
   std::string where;
-  if (event.layer == reports::Layer::dns) {
+  if (event.layer == reports::Layer::http && event.url) {
+    where = (event.method ? *event.method + " " : std::string()) + *event.url + " (" +
+            (event.ip.find(':') != std::string::npos ? "[" + event.ip + "]" : event.ip) + ")";
+  } else if (event.layer == reports::Layer::dns) {
     where = (event.domain ? *event.domain : std::string("(unparsable query)")) + " " +
             event.qtype.value_or("");
   } else {

@@ -52,15 +52,25 @@ struct ExecPlan {
   std::vector<char*> envp;
 };
 
-ExecPlan make_plan(const std::vector<std::string>& command, const Credentials& creds) {
+ExecPlan make_plan(const std::vector<std::string>& command, const Credentials& creds,
+                   const std::vector<std::string>& extra_env) {
   ExecPlan plan;
+  auto replaced = [&](const std::string& entry) {
+    for (const auto& extra : extra_env) {
+      auto name = extra.substr(0, extra.find('=') + 1);
+      if (entry.rfind(name, 0) == 0) return true;
+    }
+    return false;
+  };
   for (char** e = environ; *e; ++e) {
     std::string entry = *e;
     if (creds.change && (entry.rfind("HOME=", 0) == 0 || entry.rfind("USER=", 0) == 0 ||
                          entry.rfind("LOGNAME=", 0) == 0))
       continue;
+    if (replaced(entry)) continue;
     plan.env_storage.push_back(entry);
   }
+  for (const auto& extra : extra_env) plan.env_storage.push_back(extra);
   if (creds.change) {
     plan.env_storage.push_back("HOME=" + creds.home);
     plan.env_storage.push_back("USER=" + creds.name);
@@ -129,8 +139,9 @@ Result<Credentials> resolve_credentials(const std::optional<std::string>& user) 
 }
 
 Result<Child> spawn_in_cgroup(const std::vector<std::string>& command, int cgroup_fd,
-                              const Credentials& credentials) {
-  ExecPlan plan = make_plan(command, credentials);
+                              const Credentials& credentials,
+                              const std::vector<std::string>& extra_env) {
+  ExecPlan plan = make_plan(command, credentials, extra_env);
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0)
     return make_error(std::string("cannot create a pipe: ") + std::strerror(errno));

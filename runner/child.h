@@ -33,7 +33,9 @@ struct Child {
 // Starts `command` directly inside the cgroup (clone3 with CLONE_INTO_CGROUP; on kernels without
 // it, a fork that joins cgroup.procs before exec), with every fd but 0/1/2 closed, signals reset
 // and credentials dropped. Waits until exec succeeded or failed.
+// `extra_env` entries ("NAME=value") are added to, or replace, the inherited environment.
 Result<Child> spawn_in_cgroup(const std::vector<std::string>& command, int cgroup_fd,
-                              const Credentials& credentials);
+                              const Credentials& credentials,
+                              const std::vector<std::string>& extra_env = {});
 
 }  // namespace cgfw::runner

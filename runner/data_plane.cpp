@@ -37,6 +37,8 @@ Result<std::unique_ptr<DataPlane>> DataPlane::make(const DataPlaneConfig& config
   rodata->cfg_police_loopback = config.police_loopback ? 1 : 0;
   rodata->cfg_dns_port4 = config.dns_port4;
   rodata->cfg_dns_port6 = config.dns_port6;
+  rodata->cfg_web_port4 = config.web_port4;
+  rodata->cfg_web_port6 = config.web_port6;
 
   // LPM tries need at least one slot even when the policy has no IP rule.
   auto entries = static_cast<__u32>(std::max<std::size_t>(config.ip_entries, 1));
@@ -78,6 +80,20 @@ Status DataPlane::fill_ip_allow(const std::vector<IpAllowEntry>& entries) {
     if (err)
       return make_error("cannot add " + entry.prefix.to_string() +
                         " to the kernel allow map: " + errno_text(err));
+  }
+  return Ok{};
+}
+
+Status DataPlane::fill_redirect_ports(const std::set<std::uint16_t>& http,
+                                      const std::set<std::uint16_t>& tls) {
+  for (const auto& [ports, kind] : {std::pair{&http, CGFW_PORT_HTTP}, std::pair{&tls, CGFW_PORT_TLS}}) {
+    for (std::uint16_t port : *ports) {
+      __u8 value = static_cast<__u8>(kind);
+      if (bpf_map__update_elem(skel_->maps.redirect_ports, &port, sizeof(port), &value,
+                               sizeof(value), BPF_ANY) != 0)
+        return make_error("cannot add port " + std::to_string(port) +
+                          " to the redirected ports (at most 64): " + errno_text(errno));
+    }
   }
   return Ok{};
 }

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,8 @@ struct DataPlaneConfig {
   std::size_t ip_entries = 0;   // sizes the allow tries
   std::uint16_t dns_port4 = 0;  // the DNS proxy on 127.0.0.1; 0: DNS is not redirected
   std::uint16_t dns_port6 = 0;  // the DNS proxy on [::1]
+  std::uint16_t web_port4 = 0;  // the web proxy on 127.0.0.1; 0: HTTP/TLS ports go direct
+  std::uint16_t web_port6 = 0;
 };
 
 using FlowEventHandler = std::function<void(const cgfw_flow_event&)>;
@@ -39,6 +42,8 @@ class DataPlane : public dns::KernelAllowMap {
   DataPlane& operator=(const DataPlane&) = delete;
 
   Status fill_ip_allow(const std::vector<IpAllowEntry>& entries);
+  // TCP destination ports whose connections go to the web proxy, as HTTP or as TLS.
+  Status fill_redirect_ports(const std::set<std::uint16_t>& http, const std::set<std::uint16_t>& tls);
 
   // Attaches every program to the cgroup by bpf_link.
   Status attach(int cgroup_fd);

@@ -138,3 +138,35 @@ reports::Event FlowEventTranslator::translate(const dns::DnsObservation& observa
 }
 
 }  // namespace cgfw::runner
+
+namespace cgfw::runner {
+
+reports::Event FlowEventTranslator::translate(const tls::WebObservation& observation) {
+  reports::Event event;
+  event.time = std::chrono::system_clock::now();
+  event.layer = observation.http ? reports::Layer::http : reports::Layer::tls;
+  event.decision =
+      observation.allowed ? reports::Decision::allowed : reports::Decision::blocked;
+  event.would_block = observation.would_block;
+  event.protocol = "tcp";
+  event.ip = address_text(observation.client.original.family,
+                          observation.client.original.address.data());
+  event.port = observation.client.original.port;
+  if (!observation.name.empty()) event.domain = observation.name;
+  if (!observation.url.empty()) event.url = observation.url;
+  if (!observation.method.empty()) event.method = observation.method;
+  if (observation.status) event.status = observation.status;
+  if (observation.allowed) {
+    event.bytes_up = observation.bytes_up;
+    event.bytes_down = observation.bytes_down;
+  }
+  if (observation.rule && observation.allowed && !observation.would_block)
+    event.rule = reports::RuleRef{observation.rule->text, observation.rule->where.to_string()};
+  if (!observation.reason.empty()) event.reason = observation.reason;
+  if (!observation.suggested_rule.empty()) event.suggested_rule = observation.suggested_rule;
+  event.process = processes_.describe(static_cast<int>(observation.client.tgid),
+                                      observation.client.comm);
+  return event;
+}
+
+}  // namespace cgfw::runner

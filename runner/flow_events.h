@@ -9,6 +9,7 @@
 #include "bpf/cgfw_shared.h"
 #include "policy/rule.h"
 #include "proxy/dns/query_handler.h"
+#include "proxy/tls/web_proxy.h"
 #include "reports/event.h"
 #include "runner/process_info.h"
 
@@ -28,6 +29,7 @@ class FlowEventTranslator {
                       NameOf name_of = nullptr);
   reports::Event translate(const cgfw_flow_event& raw);
   reports::Event translate(const dns::DnsObservation& observation);
+  reports::Event translate(const tls::WebObservation& observation);
 
  private:
   std::chrono::system_clock::time_point wall_time(std::uint64_t monotonic_ns) const;

@@ -46,6 +46,24 @@ std::variant<Options, int> parse_options(int argc, const char* const* argv) {
                  "(default 600); connections already open are never cut")
       ->type_name("SECONDS")
       ->check(CLI::Range(1, 86400));
+  app.add_option("--http-port", options.http_ports,
+                 "another port whose TCP traffic is plain HTTP, checked request by request "
+                 "(repeatable; 80 always is)")
+      ->type_name("PORT")
+      ->check(CLI::Range(1, 65535));
+  app.add_option("--tls-port", options.tls_ports,
+                 "another port whose TCP traffic is TLS, checked by server name (repeatable; 443 "
+                 "always is)")
+      ->type_name("PORT")
+      ->check(CLI::Range(1, 65535));
+  app.add_flag("--inspect", options.inspect,
+               "intercept every allowed TLS connection with the run's CA, not only hosts with URL "
+               "rules");
+  app.add_option("--upstream-ca", options.upstream_cas,
+                 "also trust this CA bundle for servers behind intercepted connections "
+                 "(repeatable)")
+      ->type_name("FILE")
+      ->check(CLI::ExistingFile);
   app.add_flag("-v,--verbose", verbose, "say more (libbpf and verifier detail)");
   app.add_flag("-q,--quiet", quiet, "announce nothing on stderr; the reports keep everything");
   app.footer(

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
 #include <optional>
 #include <set>
 
@@ -16,6 +17,9 @@
 
 #include "policy/parser.h"
 #include "proxy/dns/dns_proxy.h"
+#include "proxy/tls/web_proxy.h"
+#include "ca/run_ca.h"
+#include "runner/run_directory.h"
 #include "reports/journal.h"
 #include "reports/json_report.h"
 #include "runner/announcer.h"
@@ -190,16 +194,6 @@ int run_sandbox(const Options& options) {
     spdlog::warn("{}", warning);
     warnings.push_back(warning);
   }
-  // URL rules are parsed and validated; the TLS/HTTP proxy that enforces them is the next
-  // step. Until then they allow nothing, and the user is told so, not left to guess.
-  for (const auto& rule : policy->rules) {
-    if (rule.kind != policy::RuleKind::url) continue;
-    std::string warning = rule.where.to_string() + ": '" + rule.text +
-                          "' is a URL rule; this version does not enforce URL rules yet, so it "
-                          "allows nothing";
-    spdlog::warn("{}", warning);
-    warnings.push_back(warning);
-  }
   auto credentials = resolve_credentials(options.user);
   if (!credentials) return fail(credentials.error().message);
 
@@ -259,15 +253,84 @@ int run_sandbox(const Options& options) {
   spdlog::debug("DNS proxy on 127.0.0.1:{} and [::1]:{}, upstream {}", (*dns_proxy)->port4(),
                 (*dns_proxy)->port6(), upstreams);
 
+  // The web proxy: TCP to HTTP and TLS ports. Its ports go into the rodata too.
+  tls::WebProxyConfig web_config;
+  web_config.audit = options.audit;
+  web_config.inspect_all = options.inspect;
+  web_config.upstream_ca_files = options.upstream_cas;
+  for (int port : options.tls_ports) web_config.tls_ports.insert(static_cast<std::uint16_t>(port));
+  for (int port : options.http_ports) web_config.http_ports.insert(static_cast<std::uint16_t>(port));
+  for (auto port : web_config.tls_ports) {
+    if (web_config.http_ports.count(port))
+      return fail("port " + std::to_string(port) + " is given both as --http-port and --tls-port");
+  }
+  tls::WebProxyHooks web_hooks;
+  web_hooks.identify = [&](int family, const dns::Address& address,
+                           std::uint16_t port) -> std::optional<tls::WebClient> {
+    if (!plane_for_proxy) return std::nullopt;
+    auto client = plane_for_proxy->proxy_client(family, address, port, IPPROTO_TCP);
+    if (!client) return std::nullopt;
+    std::uint16_t original_port = client->original.port;
+    if (!web_config.tls_ports.count(original_port) && !web_config.http_ports.count(original_port))
+      return std::nullopt;  // went to the proxy's port directly: not redirected
+    tls::WebClient info;
+    info.tgid = client->tgid;
+    info.comm.assign(client->comm, strnlen(client->comm, sizeof(client->comm)));
+    info.original.family = client->original.family;
+    std::memcpy(info.original.address.data(), client->original.addr, 16);
+    info.original.port = original_port;
+    return info;
+  };
+  web_hooks.observe = [&](const tls::WebObservation& observation) {
+    if (translator_ptr) record(translator_ptr->translate(observation));
+  };
+  auto web_proxy = tls::WebProxy::make(io, web_config, *policy, (*dns_proxy)->learned(), web_hooks);
+  if (!web_proxy) return fail(web_proxy.error().message);
+
+  // The run's CA, when anything will be intercepted: URL rules, or --inspect. Its key stays in
+  // this process; the job gets a trust bundle (system roots + the run CA) and the variables that
+  // make common tools use it.
+  std::unique_ptr<ca::RunCa> run_ca;
+  std::unique_ptr<RunDirectory> run_dir;
+  std::vector<std::string> job_env;
+  bool has_url_rules = std::any_of(policy->rules.begin(), policy->rules.end(), [](const auto& r) {
+    return r.kind == policy::RuleKind::url;
+  });
+  if (has_url_rules || options.inspect) {
+    // Block mode: the CA can only ever sign for names the rules allow (name constraints).
+    ca::CaOptions ca_options = options.audit ? ca::CaOptions{} : ca::constraints_from(*policy);
+    if (options.inspect && !options.audit) {
+      for (const auto& rule : policy->rules)
+        if (rule.kind == policy::RuleKind::domain || rule.kind == policy::RuleKind::wildcard)
+          ca_options.permitted_dns.push_back(rule.domain);
+    }
+    auto made = ca::RunCa::make(ca_options);
+    if (!made) return fail("cannot create the run's CA: " + made.error().message);
+    run_ca = std::move(*made);
+    auto dir = RunDirectory::make();
+    if (!dir) return fail(dir.error().message);
+    run_dir = std::move(*dir);
+    auto bundle = run_ca->write_trust_bundle(run_dir->path());
+    if (!bundle) return fail(bundle.error().message);
+    for (const auto& [name, value] : ca::job_environment(*bundle)) job_env.push_back(name + "=" + value);
+    (*web_proxy)->set_ca(run_ca.get());
+    spdlog::debug("run CA ready; trust bundle {}", bundle->bundle_file);
+  }
+
   DataPlaneConfig config;
   config.audit_mode = options.audit;
   config.police_loopback = options.no_loopback;
   config.ip_entries = table->size();
   config.dns_port4 = (*dns_proxy)->port4();
   config.dns_port6 = (*dns_proxy)->port6();
+  config.web_port4 = (*web_proxy)->port4();
+  config.web_port6 = (*web_proxy)->port6();
   auto plane = DataPlane::make(config);
   if (!plane) return fail(plane.error().message);
   if (auto filled = (*plane)->fill_ip_allow(*table); !filled) return fail(filled.error().message);
+  if (auto filled = (*plane)->fill_redirect_ports(web_config.http_ports, web_config.tls_ports);
+      !filled)
+    return fail(filled.error().message);
   kernel_map.plane = plane->get();
   plane_for_proxy = plane->get();
 
@@ -309,7 +372,7 @@ int run_sandbox(const Options& options) {
   UniqueFd signal_fd(::signalfd(-1, &forwarded, SFD_NONBLOCK | SFD_CLOEXEC));
   if (!signal_fd.valid()) return fail(std::string("signalfd: ") + std::strerror(errno));
 
-  auto child = spawn_in_cgroup(options.command, (*cgroup)->fd(), *credentials);
+  auto child = spawn_in_cgroup(options.command, (*cgroup)->fd(), *credentials, job_env);
   if (!child) return fail(child.error().message);
 
   int exit_status = kExitCgfwFailed;
@@ -322,6 +385,7 @@ int run_sandbox(const Options& options) {
     command_exit = exit_status;
   } else {
     (*dns_proxy)->start();
+    (*web_proxy)->start();
     RunLoop loop(io, **plane, exec_tracker, child->pid, child->pidfd.get(), (*watchdog)->pidfd(),
                  signal_fd.get());
     loop.run();
@@ -382,18 +446,26 @@ int run_sandbox(const Options& options) {
   }
   // One count per distinct thing the user would add a rule for: a name, or an address and port.
   std::set<std::string> blocked_names;
+  std::set<std::string> blocked_urls;
   std::set<std::string> blocked_addresses;
   for (const auto& event : journal.events()) {
     if (event.decision != reports::Decision::blocked) continue;
     if (event.layer == reports::Layer::dns)
       blocked_names.insert(event.domain.value_or("(unparsable query)"));
+    else if (event.url)
+      blocked_urls.insert(*event.url);
+    else if (event.domain)
+      blocked_names.insert(*event.domain);
     else
       blocked_addresses.insert(event.ip + ":" + std::to_string(event.port) + "/" + event.protocol);
   }
+  auto counted = [](std::size_t n, const char* one, const char* many) {
+    return std::to_string(n) + " " + (n == 1 ? one : many);
+  };
   if (totals.blocked > 0)
-    spdlog::info("blocked {} name{} and {} address{}{}", blocked_names.size(),
-                 blocked_names.size() == 1 ? "" : "s", blocked_addresses.size(),
-                 blocked_addresses.size() == 1 ? "" : "es",
+    spdlog::info("blocked {}, {} and {}{}", counted(blocked_names.size(), "name", "names"),
+                 counted(blocked_urls.size(), "URL", "URLs"),
+                 counted(blocked_addresses.size(), "address", "addresses"),
                  options.report_json ? "; report: " + *options.report_json : "");
   return exit_status;
 }

@@ -7,6 +7,8 @@
 namespace cgfw::dns {
 namespace {
 
+constexpr std::size_t kMaxNamesPerAddress = 256;
+
 void add_rule_ranges(cgfw_port_set& set, const policy::Rule& rule, bool& overflow) {
   std::vector<cgfw_port_range> ranges;
   if (rule.ports.empty()) {
@@ -50,6 +52,9 @@ Status LearnedTable::learn(int family, const Address& address, const policy::Rul
   auto lifetime = std::max<std::chrono::seconds>(std::chrono::seconds(ttl), minimum_);
   entry.expires = std::max(entry.expires, now + lifetime);
   entry.name = name;
+  // A CDN address serves many names; past the bound the oldest are not forgotten, the newest are
+  // simply not added (a name missing here only makes the web proxy stricter, never looser).
+  if (entry.names.size() < kMaxNamesPerAddress) entry.names.insert(name);
   if (auto put = kernel_.put(family, address, entry.ports); !put) return put;
   entries_[key] = entry;
   return Ok{};
@@ -73,6 +78,12 @@ std::optional<std::string> LearnedTable::name_of(int family, const Address& addr
   auto found = entries_.find(std::make_pair(family, address));
   if (found == entries_.end()) return std::nullopt;
   return found->second.name;
+}
+
+bool LearnedTable::resolved_for(int family, const Address& address,
+                                const std::string& name) const {
+  auto found = entries_.find(std::make_pair(family, address));
+  return found != entries_.end() && found->second.names.count(name) > 0;
 }
 
 bool is_internal_address(int family, const Address& a) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -50,13 +51,17 @@ class LearnedTable {
 
   // The name an address was last learned for.
   std::optional<std::string> name_of(int family, const Address& address) const;
+  // True if `address` is currently allowed because `name` resolved to it (the web proxy's check
+  // against domain fronting: the SNI/Host must be a name this address was resolved for).
+  bool resolved_for(int family, const Address& address, const std::string& name) const;
   std::size_t size() const { return entries_.size(); }
 
  private:
   struct Entry {
     cgfw_port_set ports{};
     Clock::time_point expires;
-    std::string name;
+    std::string name;              // the latest
+    std::set<std::string> names;   // every name that resolved to it (bounded)
   };
   KernelAllowMap& kernel_;
   std::chrono::seconds minimum_;

@@ -113,6 +113,7 @@ void QueryHandler::handle(std::span<const std::uint8_t> query, const ClientInfo&
   observation.name = info.question.name;
   observation.qtype = qtype_name(info.question.qtype);
   observation.rule = policy::match_domain(policy_, info.question.name);
+  if (!observation.rule) observation.rule = policy::match_url_host(policy_, info.question.name);
   if (observation.rule && observation.rule->kind == policy::RuleKind::wildcard)
     observation.suspicious = suspicious_name(info.question.name);
 

@@ -1,0 +1,546 @@
+#include "reports/report_view.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <tuple>
+
+#include "policy/ip_literal.h"
+#include "policy/matcher.h"
+#include "policy/parser.h"
+
+namespace cgfw::reports {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::string_view kPortMismatch = "a rule allows this address, but not port";
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; });
+  return out;
+}
+
+bool parses_as_one_rule(const std::string& text) {
+  auto parsed = policy::parse_rule(text, "suggestion");
+  return parsed.errors.empty() && parsed.rules.size() == 1;
+}
+
+bool is_web_layer(std::string_view layer) { return layer == "tls" || layer == "http"; }
+
+std::string parent_of(std::string_view name) {
+  auto dot = name.find('.');
+  return dot == std::string_view::npos ? std::string(name) : std::string(name.substr(dot + 1));
+}
+
+}  // namespace
+
+std::string json_string(const json& object, std::string_view key) {
+  if (!object.is_object()) return "";
+  auto found = object.find(std::string(key));
+  if (found == object.end() || !found->is_string()) return "";
+  return found->get<std::string>();
+}
+
+std::int64_t json_int(const json& object, std::string_view key, std::int64_t fallback) {
+  if (!object.is_object()) return fallback;
+  auto found = object.find(std::string(key));
+  if (found == object.end() || !found->is_number_integer()) return fallback;
+  return found->get<std::int64_t>();
+}
+
+bool json_bool(const json& object, std::string_view key) {
+  if (!object.is_object()) return false;
+  auto found = object.find(std::string(key));
+  return found != object.end() && found->is_boolean() && found->get<bool>();
+}
+
+std::string printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    auto byte = static_cast<unsigned char>(c);
+    out.push_back(byte < 0x20 || byte == 0x7f ? '?' : c);
+  }
+  return out;
+}
+
+std::string process_label(const json& process) {
+  std::string exe = json_string(process, "exe");
+  if (!exe.empty()) return printable(exe);
+  std::string comm = json_string(process, "comm");
+  if (!comm.empty()) return printable(comm) + " (executable unknown)";
+  return "unknown process";
+}
+
+std::string process_key(const json& process) {
+  std::string exe = json_string(process, "exe");
+  if (!exe.empty()) return exe;
+  return "comm:" + json_string(process, "comm");
+}
+
+std::string normalize_ip(std::string_view ip) {
+  std::string text = lower(ip);
+  constexpr std::string_view kMapped = "::ffff:";
+  if (text.starts_with(kMapped) && text.find('.') != std::string::npos)
+    return text.substr(kMapped.size());
+  return text;
+}
+
+bool is_ipv6(std::string_view ip) { return ip.find(':') != std::string_view::npos; }
+
+std::string endpoint_text(std::string_view ip, int port, std::string_view protocol) {
+  std::string host = is_ipv6(ip) ? "[" + std::string(ip) + "]" : std::string(ip);
+  if (port <= 0) return host + "/" + std::string(protocol);
+  return host + ":" + std::to_string(port) + "/" + std::string(protocol);
+}
+
+std::string port_list(const std::set<int>& ports) {
+  std::string out;
+  for (int port : ports) out += (out.empty() ? "" : ",") + std::to_string(port);
+  return out;
+}
+
+std::string domain_rule(std::string_view name, const std::set<int>& ports, bool udp) {
+  if (ports.empty()) return std::string(name) + ":" + std::to_string(kLookupOnlyPort);
+  return std::string(name) + ":" + port_list(ports) + (udp ? "/udp" : "");
+}
+
+std::string ip_rule(std::string_view ip, const std::set<int>& ports, bool udp) {
+  std::string address = normalize_ip(ip);
+  std::string host = is_ipv6(address) ? "[" + address + "]" : address;
+  if (ports.empty()) return host;
+  return host + ":" + port_list(ports) + (udp ? "/udp" : "");
+}
+
+std::string url_without_query(std::string_view url) {
+  auto cut = url.find_first_of("?#");
+  return std::string(url.substr(0, cut));
+}
+
+std::string url_rule(std::string_view url) {
+  auto scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return "";
+  std::string scheme = lower(url.substr(0, scheme_end));
+  if (scheme != "https" && scheme != "http") return "";
+  std::string_view rest = url.substr(scheme_end + 3);
+  auto authority_end = rest.find_first_of("/?#");
+  std::string_view authority = rest.substr(0, authority_end);
+  if (auto at = authority.rfind('@'); at != std::string_view::npos)
+    authority.remove_prefix(at + 1);
+  std::string host;
+  std::string port;
+  if (authority.starts_with("[")) {
+    auto close = authority.find(']');
+    if (close == std::string_view::npos) return "";
+    host = lower(authority.substr(0, close + 1));
+    std::string_view after = authority.substr(close + 1);
+    if (after.starts_with(":")) port = after.substr(1);
+  } else {
+    auto colon = authority.rfind(':');
+    host = lower(authority.substr(0, colon));
+    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
+  }
+  if (host.empty()) return "";
+  if ((scheme == "https" && port == "443") || (scheme == "http" && port == "80")) port.clear();
+  std::string origin = scheme + "://" + host + (port.empty() ? "" : ":" + port);
+
+  // Requests are grouped by their first path segment: "/org/repo/x" and "/org/other" both fall
+  // under "/org*", which also matches "/org" itself (a trailing '*' matches at a '/' boundary).
+  std::string path = authority_end == std::string_view::npos
+                         ? std::string()
+                         : url_without_query(rest.substr(authority_end));
+  std::string rule;
+  if (path.size() <= 1) {
+    rule = origin + "/";
+  } else {
+    auto second = path.find('/', 1);
+    std::string segment = path.substr(1, second == std::string::npos ? std::string::npos : second - 1);
+    rule = segment.empty() ? origin + "/" : origin + "/" + segment + "*";
+  }
+  if (parses_as_one_rule(rule)) return rule;
+  // A segment the grammar refuses ('.', '..', characters outside pchar): the whole site.
+  rule = origin + "/*";
+  return parses_as_one_rule(rule) ? rule : "";
+}
+
+std::optional<TextLocation> parse_location(std::string_view location) {
+  auto column_colon = location.rfind(':');
+  if (column_colon == std::string_view::npos || column_colon == 0) return std::nullopt;
+  auto line_colon = location.rfind(':', column_colon - 1);
+  if (line_colon == std::string_view::npos) return std::nullopt;
+  std::string_view line_text = location.substr(line_colon + 1, column_colon - line_colon - 1);
+  std::string_view column_text = location.substr(column_colon + 1);
+  auto all_digits = [](std::string_view text) {
+    return !text.empty() && text.size() < 9 &&
+           std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (!all_digits(line_text) || !all_digits(column_text)) return std::nullopt;
+  TextLocation out;
+  out.file = std::string(location.substr(0, line_colon));
+  out.line = std::stoi(std::string(line_text));
+  if (out.file.empty()) return std::nullopt;
+  return out;
+}
+
+bool is_command_line_location(std::string_view location) { return location.starts_with("--allow"); }
+
+ReportPolicy::ReportPolicy(const json& report) {
+  const json& policy = report.is_object() && report.contains("policy") ? report["policy"] : json();
+  if (policy.is_object() && policy.contains("sources") && policy["sources"].is_array()) {
+    for (const auto& source : policy["sources"])
+      if (source.is_string() && source.get<std::string>() != "--allow")
+        allow_files_.push_back(source.get<std::string>());
+  }
+  if (!policy.is_object() || !policy.contains("rules") || !policy["rules"].is_array()) return;
+  for (const auto& rule : policy["rules"]) {
+    RuleRef ref{json_string(rule, "text"), json_string(rule, "location")};
+    auto parsed = policy::parse_rule(ref.text, "report");
+    rules_.push_back(ref);
+    if (!parsed.errors.empty() || parsed.rules.size() != 1) continue;
+    policy::Rule portless = parsed.rules.front();
+    portless.ports.clear();  // every TCP port: the question is "which rule names this host"
+    portless.id = static_cast<std::uint32_t>(rules_.size() - 1);
+    portless_.rules.push_back(std::move(portless));
+  }
+}
+
+std::optional<ReportPolicy::RuleRef> ReportPolicy::covering_rule(std::string_view domain,
+                                                                 std::string_view ip) const {
+  const policy::Rule* found = nullptr;
+  if (!domain.empty()) {
+    found = policy::match_domain(portless_, policy::normalize_domain(domain));
+  } else {
+    std::string address = normalize_ip(ip);
+    auto prefix = is_ipv6(address) ? policy::parse_ipv6(address) : policy::parse_ipv4(address);
+    if (prefix)
+      found = policy::match_ip(portless_, prefix->family, prefix->address, 1, policy::Transport::tcp);
+  }
+  if (!found || found->id >= rules_.size()) return std::nullopt;
+  return rules_[found->id];
+}
+
+std::string ReportPolicy::widen(std::string_view rule_text, int port, bool udp) {
+  auto parsed = policy::parse_rule(rule_text, "report");
+  if (!parsed.errors.empty() || parsed.rules.size() != 1) return "";
+  const policy::Rule& rule = parsed.rules.front();
+  if (rule.kind == policy::RuleKind::url || rule.ports.empty() || port <= 0 || port > 65535)
+    return "";
+  auto transport = udp ? policy::Transport::udp : policy::Transport::tcp;
+  std::vector<policy::PortRange> ranges;
+  for (const auto& range : rule.ports) {
+    if (range.transport != transport) return "";  // one transport per rule
+    ranges.push_back(range);
+  }
+  if (policy::allows_port(rule, static_cast<std::uint16_t>(port), transport))
+    return std::string(rule_text);
+  ranges.push_back({static_cast<std::uint16_t>(port), static_cast<std::uint16_t>(port), transport});
+  std::sort(ranges.begin(), ranges.end(),
+            [](const auto& a, const auto& b) { return std::tie(a.first, a.last) < std::tie(b.first, b.last); });
+  std::string ports;
+  for (const auto& range : ranges) {
+    ports += ports.empty() ? "" : ",";
+    ports += std::to_string(range.first);
+    if (range.last != range.first) ports += "-" + std::to_string(range.last);
+  }
+  std::string base(rule_text.substr(0, rule_text.rfind(':')));
+  std::string widened = base + ":" + ports + (udp ? "/udp" : "");
+  return parses_as_one_rule(widened) ? widened : "";
+}
+
+bool is_port_mismatch(const json& event) {
+  return json_string(event, "reason").starts_with(kPortMismatch);
+}
+
+bool is_fronting(const json& event) {
+  return lower(json_string(event, "reason")).find("fronting") != std::string::npos;
+}
+
+const json& NameIndex::events_of(const json& report) {
+  static const json kNone = json::array();
+  if (!report.is_object()) return kNone;
+  auto found = report.find("events");
+  return found != report.end() && found->is_array() ? *found : kNone;
+}
+
+void NameIndex::add(const json& dns_event) {
+  std::string name = lower(json_string(dns_event, "domain"));
+  if (name.empty() || !dns_event.contains("answers") || !dns_event["answers"].is_array()) return;
+  int pid = static_cast<int>(json_int(dns_event.value("process", json::object()), "pid", 0));
+  if (pid <= 0) return;
+  for (const auto& answer : dns_event["answers"]) {
+    if (!answer.is_string()) continue;
+    const std::string& text = answer.get_ref<const std::string&>();
+    if (text.starts_with("CNAME ")) continue;
+    names_[{pid, normalize_ip(text)}].insert(name);
+  }
+}
+
+std::set<std::string> NameIndex::names_for(int pid, std::string_view ip) const {
+  auto found = names_.find({pid, normalize_ip(ip)});
+  return found == names_.end() ? std::set<std::string>{} : found->second;
+}
+
+const char* kind_id(FindingKind kind) {
+  switch (kind) {
+    case FindingKind::blocked_domain:
+      return "blocked-domain";
+    case FindingKind::blocked_ip:
+      return "blocked-ip";
+    case FindingKind::blocked_url:
+      return "blocked-url";
+    case FindingKind::domain_fronting:
+      return "domain-fronting";
+    case FindingKind::exfiltration_name:
+      return "dns-exfiltration-shaped-name";
+    case FindingKind::audit_not_allowed:
+      return "audit-not-in-allow-list";
+  }
+  return "unknown";
+}
+
+bool is_blocking(FindingKind kind) { return kind != FindingKind::exfiltration_name; }
+
+namespace {
+
+// What the rule lines of a finding are computed from, beyond the Finding itself.
+struct Evidence {
+  std::set<std::string> suggested_rules;
+  std::string url;
+  std::vector<std::pair<int, bool>> refused_ports;  // port mismatches: (port, udp)
+  bool endpoint_destination = false;                // the destination is an address, not a name
+};
+
+struct Slot {
+  Finding finding;
+  Evidence evidence;
+};
+
+using SlotKey = std::tuple<int, std::string, std::string>;
+
+void fold(Slot& slot, const json& event, const ReportPolicy& policy) {
+  Finding& f = slot.finding;
+  const json process = event.value("process", json::object());
+  std::string layer = json_string(event, "layer");
+  std::string protocol = json_string(event, "protocol");
+  std::string ip = json_string(event, "ip");
+  int port = static_cast<int>(json_int(event, "port", 0));
+  if (layer == "dns") {
+    if (f.resolver.empty()) f.resolver = ip;
+  } else if (f.ip.empty()) {
+    f.ip = ip;
+    f.port = port;
+    f.protocol = protocol;
+  }
+  if (f.count == 0) {
+    f.reason = json_string(event, "reason");
+    f.process = process_label(process);
+    f.process_key = process_key(process);
+    if (process.contains("cmdline") && process["cmdline"].is_array())
+      for (const auto& arg : process["cmdline"])
+        if (arg.is_string()) f.cmdline.push_back(arg.get<std::string>());
+  }
+  if (f.domain.empty()) f.domain = lower(json_string(event, "domain"));
+  f.count += static_cast<std::uint64_t>(std::max<std::int64_t>(1, json_int(event, "count", 1)));
+  if (int pid = static_cast<int>(json_int(process, "pid", 0)); pid > 0) f.pids.insert(pid);
+  f.layers.insert(layer);
+  if (layer != "dns" && port > 0) {
+    if (protocol == "udp")
+      f.udp_endpoints.insert({normalize_ip(ip), port});
+    else if (protocol == "tcp")
+      f.tcp_ports.insert(port);
+  }
+  std::string suggested = json_string(event, "suggested_rule");
+  if (!suggested.empty()) slot.evidence.suggested_rules.insert(suggested);
+  std::string url = json_string(event, "url");
+  if (slot.evidence.url.empty() && !url.empty()) slot.evidence.url = url;
+  if (is_port_mismatch(event) && port > 0) {
+    slot.evidence.refused_ports.push_back({port, protocol == "udp"});
+    if (!f.existing_rule) f.existing_rule = policy.covering_rule(json_string(event, "domain"), ip);
+  }
+}
+
+// Widens the covering rule by every refused port; false when one of them cannot be added.
+bool widen_existing(Finding& f, const Evidence& evidence) {
+  if (!f.existing_rule || evidence.refused_ports.empty()) return false;
+  std::string text = f.existing_rule->text;
+  for (const auto& [port, udp] : evidence.refused_ports) {
+    text = ReportPolicy::widen(text, port, udp);
+    if (text.empty()) return false;
+  }
+  f.rules_to_add = {text};
+  f.replaces_existing = true;
+  return true;
+}
+
+// The rules for a name: its TCP ports in one rule; UDP traffic too in the same rule only when
+// there was no TCP (a rule has one transport, and the first rule for a name decides its ports).
+void name_rules(Finding& f) {
+  std::set<int> udp_ports;
+  for (const auto& endpoint : f.udp_endpoints) udp_ports.insert(endpoint.second);
+  if (!f.tcp_ports.empty() || udp_ports.empty()) {
+    f.rules_to_add.push_back(domain_rule(f.destination, f.tcp_ports));
+    for (const auto& [ip, port] : f.udp_endpoints) f.rules_to_add.push_back(ip_rule(ip, {port}, true));
+  } else {
+    f.rules_to_add.push_back(domain_rule(f.destination, udp_ports, true));
+  }
+}
+
+void endpoint_rules(Finding& f, const Evidence& evidence) {
+  if (!evidence.suggested_rules.empty()) {
+    f.rules_to_add.assign(evidence.suggested_rules.begin(), evidence.suggested_rules.end());
+  } else if (f.port > 0 && (f.protocol == "tcp" || f.protocol == "udp")) {
+    f.rules_to_add.push_back(ip_rule(f.ip, {f.port}, f.protocol == "udp"));
+  } else {
+    f.advice = "no allow rule can allow this: " + (f.reason.empty() ? "blocked" : f.reason);
+  }
+}
+
+void decide_rules(Slot& slot) {
+  Finding& f = slot.finding;
+  const Evidence& evidence = slot.evidence;
+  switch (f.kind) {
+    case FindingKind::blocked_domain:
+      if (widen_existing(f, evidence)) break;
+      if (!evidence.suggested_rules.empty() || !f.tcp_ports.empty() || !f.udp_endpoints.empty())
+        name_rules(f);
+      else
+        f.advice = "the name is allowed; this is not a policy matter: " + f.reason;
+      break;
+    case FindingKind::blocked_ip:
+      if (widen_existing(f, evidence)) break;
+      endpoint_rules(f, evidence);
+      break;
+    case FindingKind::blocked_url:
+      if (std::string rule = url_rule(evidence.url); !rule.empty()) f.rules_to_add.push_back(rule);
+      break;
+    case FindingKind::domain_fronting:
+      f.advice =
+          "do not allow this: the TLS name was sent to an address that was not resolved for it "
+          "(domain fronting hides the real destination behind an allowed name)";
+      break;
+    case FindingKind::exfiltration_name:
+      f.advice = "names like this carry data out through DNS; replace the wildcard" +
+                 (f.existing_rule ? " '" + f.existing_rule->text + "'" : std::string()) +
+                 " with the exact names the job needs";
+      break;
+    case FindingKind::audit_not_allowed:
+      if (widen_existing(f, evidence)) break;
+      if (!evidence.url.empty()) {
+        if (std::string rule = url_rule(evidence.url); !rule.empty()) f.rules_to_add.push_back(rule);
+      } else if (evidence.endpoint_destination) {
+        endpoint_rules(f, evidence);
+      } else {
+        name_rules(f);
+      }
+      break;
+  }
+}
+
+}  // namespace
+
+std::vector<Finding> collect_findings(const json& report) {
+  ReportPolicy policy(report);
+  // Names that needed a rule: an address they resolved to is reported under the name.
+  NameIndex unallowed(report, [](const json& event) { return json_bool(event, "would_block"); });
+  std::map<SlotKey, Slot> slots;
+  auto slot_for = [&](FindingKind kind, const std::string& destination,
+                      const json& event) -> Slot& {
+    const json process = event.value("process", json::object());
+    Slot& slot = slots[{static_cast<int>(kind), destination, process_key(process)}];
+    slot.finding.kind = kind;
+    slot.finding.destination = destination;
+    return slot;
+  };
+
+  for (const auto& event : NameIndex::events_of(report)) {
+    if (!event.is_object()) continue;
+    std::string decision = json_string(event, "decision");
+    bool would_block = json_bool(event, "would_block");
+    std::string layer = json_string(event, "layer");
+    std::string domain = lower(json_string(event, "domain"));
+    std::string url = json_string(event, "url");
+    std::string ip = json_string(event, "ip");
+    std::string endpoint = endpoint_text(ip, static_cast<int>(json_int(event, "port", 0)),
+                                         json_string(event, "protocol"));
+
+    if (std::string suspicious = json_string(event, "suspicious"); !suspicious.empty()) {
+      std::string rule_text = event.contains("rule") ? json_string(event["rule"], "text") : "";
+      Slot& slot = slot_for(FindingKind::exfiltration_name,
+                            rule_text.empty() ? "*." + parent_of(domain) : rule_text, event);
+      if (slot.finding.suspicious.empty()) slot.finding.suspicious = suspicious;
+      if (!rule_text.empty() && !slot.finding.existing_rule)
+        slot.finding.existing_rule =
+            ReportPolicy::RuleRef{rule_text, json_string(event["rule"], "location")};
+      slot.finding.names.insert(domain);
+      fold(slot, event, policy);
+    }
+    if (decision != "blocked" && !would_block) continue;
+
+    std::vector<std::pair<FindingKind, std::string>> targets;
+    bool endpoint_destination = false;
+    if (is_fronting(event)) {
+      targets.push_back({FindingKind::domain_fronting, domain + " at " + endpoint});
+    } else if (decision == "blocked") {
+      if (is_web_layer(layer) && !url.empty()) {
+        targets.push_back({FindingKind::blocked_url, url_without_query(url)});
+      } else if (layer == "dns" || (is_web_layer(layer) && !domain.empty())) {
+        targets.push_back(
+            {FindingKind::blocked_domain, domain.empty() ? "(malformed DNS query)" : domain});
+      } else {
+        targets.push_back({FindingKind::blocked_ip, endpoint});
+        endpoint_destination = true;
+      }
+    } else if (is_web_layer(layer) && !url.empty()) {
+      targets.push_back({FindingKind::audit_not_allowed, url_without_query(url)});
+    } else if (!domain.empty()) {
+      targets.push_back({FindingKind::audit_not_allowed, domain});
+    } else {
+      int pid = static_cast<int>(json_int(event.value("process", json::object()), "pid", 0));
+      auto names = layer == "packet" ? unallowed.names_for(pid, ip) : std::set<std::string>{};
+      for (const auto& name : names) targets.push_back({FindingKind::audit_not_allowed, name});
+      if (names.empty()) {
+        targets.push_back({FindingKind::audit_not_allowed, endpoint});
+        endpoint_destination = true;
+      }
+    }
+    for (const auto& [kind, destination] : targets) {
+      Slot& slot = slot_for(kind, destination, event);
+      slot.evidence.endpoint_destination = endpoint_destination;
+      fold(slot, event, policy);
+    }
+  }
+
+  std::vector<Finding> out;
+  for (auto& [key, slot] : slots) {
+    decide_rules(slot);
+    out.push_back(std::move(slot.finding));
+  }
+  return out;  // std::map order: kind, destination, process
+}
+
+std::string command_line(const json& report) {
+  std::string out;
+  if (!report.is_object() || !report.contains("command") || !report["command"].is_array())
+    return out;
+  for (const auto& arg : report["command"]) {
+    if (!arg.is_string()) continue;
+    std::string text = arg.get<std::string>();
+    bool plain = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             std::string_view("_@%+=:,./-").find(c) != std::string_view::npos;
+    });
+    if (!plain) {
+      std::string quoted = "'";
+      for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+      text = quoted + "'";
+    }
+    out += (out.empty() ? "" : " ") + text;
+  }
+  return printable(out);
+}
+
+}  // namespace cgfw::reports

@@ -1,0 +1,163 @@
+// Reading a JSON report (docs/report.md) for the reports derived from it: SARIF, Markdown and the
+// suggested allow list. Everything here works on the JSON document, not on the runner's structs,
+// so a report written by an earlier run (or another machine) is read the same way.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "policy/rule.h"
+
+namespace cgfw::reports {
+
+// Field access that never throws: "" / fallback when the field is missing or of another type.
+std::string json_string(const nlohmann::json& object, std::string_view key);
+std::int64_t json_int(const nlohmann::json& object, std::string_view key, std::int64_t fallback);
+bool json_bool(const nlohmann::json& object, std::string_view key);
+
+// Control characters (a newline in an executable's name) would end a comment line or a table row.
+std::string printable(std::string_view text);
+
+// Who made an event: the executable when known, else "comm (executable unknown)".
+std::string process_label(const nlohmann::json& process);
+// The same, as a stable grouping key: the executable, else "comm:NAME".
+std::string process_key(const nlohmann::json& process);
+
+// "198.51.100.11" and "::ffff:198.51.100.11" are the same IPv4 destination.
+std::string normalize_ip(std::string_view ip);
+bool is_ipv6(std::string_view ip);
+// "198.51.100.11:80/tcp", "[2001:db8::11]:443/tcp", "198.51.100.11/icmp" (no port).
+std::string endpoint_text(std::string_view ip, int port, std::string_view protocol);
+
+// "80,443" from a set of ports.
+std::string port_list(const std::set<int>& ports);
+
+// A name that was only looked up, never connected to, is given this port in suggested rules
+// (docs/reports.md): any rule makes the name resolve, and HTTPS is what names are looked up for.
+inline constexpr int kLookupOnlyPort = 443;
+
+// Rule lines in the grammar of docs/rules.md.
+std::string domain_rule(std::string_view name, const std::set<int>& ports, bool udp = false);
+std::string ip_rule(std::string_view ip, const std::set<int>& ports, bool udp = false);
+// "https://host[:port]/FIRST-SEGMENT*" (or "https://host/" for the root) for a request URL; ""
+// when the URL cannot be turned into a valid rule.
+std::string url_rule(std::string_view url);
+// The URL without its query and fragment: what a finding is about.
+std::string url_without_query(std::string_view url);
+
+// "FILE:LINE:COLUMN" (FILE may contain ':') -> FILE and LINE; nullopt when not of that form.
+struct TextLocation {
+  std::string file;
+  int line = 0;
+};
+std::optional<TextLocation> parse_location(std::string_view location);
+// "--allow #2:1:1" is a command-line rule, not a line of a file.
+bool is_command_line_location(std::string_view location);
+
+// The run's policy, re-parsed from the report, for questions the report itself does not answer:
+// which rule covers an address whose port was refused, and what that rule looks like widened.
+class ReportPolicy {
+ public:
+  explicit ReportPolicy(const nlohmann::json& report);
+
+  struct RuleRef {
+    std::string text;
+    std::string location;  // "egress.txt:2:1" or "--allow #1:1:1"
+  };
+  // The rule that allowed the address (or, with `domain`, the name) whose port was refused.
+  std::optional<RuleRef> covering_rule(std::string_view domain, std::string_view ip) const;
+  // `rule_text` with `port` added to its ports, or "" when that cannot be written as one rule
+  // (the rule is for the other transport, or allows every TCP port already).
+  static std::string widen(std::string_view rule_text, int port, bool udp);
+
+  const std::vector<std::string>& allow_files() const { return allow_files_; }
+
+ private:
+  std::vector<RuleRef> rules_;
+  std::vector<std::string> allow_files_;  // the policy's sources other than "--allow"
+  policy::Policy portless_;               // the rules that parse, ports dropped; id -> rules_
+};
+
+// True for "a rule allows this address, but not port N/PROTO".
+bool is_port_mismatch(const nlohmann::json& event);
+// True when the reason says the TLS name and the address do not belong together.
+bool is_fronting(const nlohmann::json& event);
+
+// Which names a process resolved to an address: packet events in audit mode carry no name (only
+// allowed names are learned), so the name comes from the same process's DNS answers.
+class NameIndex {
+ public:
+  // `wanted(dns_event)` selects the DNS events whose names count (e.g. names that need a rule).
+  template <typename Wanted>
+  NameIndex(const nlohmann::json& report, Wanted wanted) {
+    for (const auto& event : events_of(report))
+      if (json_string(event, "layer") == "dns" && wanted(event)) add(event);
+  }
+  std::set<std::string> names_for(int pid, std::string_view ip) const;
+  static const nlohmann::json& events_of(const nlohmann::json& report);
+
+ private:
+  void add(const nlohmann::json& dns_event);
+  std::map<std::pair<int, std::string>, std::set<std::string>> names_;
+};
+
+// --- Findings: what SARIF results and the Markdown tables are made of -------------------------
+
+enum class FindingKind {
+  blocked_domain,
+  blocked_ip,
+  blocked_url,
+  domain_fronting,
+  exfiltration_name,
+  audit_not_allowed,
+};
+inline constexpr FindingKind kFindingKinds[] = {
+    FindingKind::blocked_domain,  FindingKind::blocked_ip,        FindingKind::blocked_url,
+    FindingKind::domain_fronting, FindingKind::exfiltration_name, FindingKind::audit_not_allowed,
+};
+// "blocked-domain", ... (the SARIF rule ids).
+const char* kind_id(FindingKind kind);
+// True for the kinds that mean traffic was (or in audit mode would have been) stopped.
+bool is_blocking(FindingKind kind);
+
+// One distinct (kind, destination, process): every event of it folded together.
+struct Finding {
+  FindingKind kind = FindingKind::blocked_ip;
+  std::string destination;  // "evil.test", "198.51.100.11:80/tcp", "https://h/p", "*.allowed.test"
+  std::string domain;       // the name involved, when known
+  std::string ip;           // the first address connected to ("" for a name only looked up)
+  int port = 0;             // the first port connected to
+  std::string protocol;     // the first protocol ("tcp", "udp", ...)
+  std::string resolver;     // the resolver a DNS query was sent to
+  std::set<int> tcp_ports;  // ports connected to (domain findings collect several)
+  std::set<std::pair<std::string, int>> udp_endpoints;  // (ip, port) of UDP traffic
+  std::set<std::string> layers;
+  std::string process;  // process_label
+  std::string process_key;
+  std::vector<std::string> cmdline;  // of the first event
+  std::set<int> pids;
+  std::uint64_t count = 0;
+  std::string reason;                   // of the first event
+  std::string suspicious;               // exfiltration: why the name looks like data
+  std::set<std::string> names;          // exfiltration: the names seen
+  std::optional<ReportPolicy::RuleRef> existing_rule;  // the rule involved (port mismatch, wildcard)
+  std::vector<std::string> rules_to_add;  // exact rule lines that would allow it ("" = none can)
+  bool replaces_existing = false;         // rules_to_add[0] replaces existing_rule
+  std::string advice;                     // when no rule line is the answer
+};
+
+// Every finding of a report, in a stable order (kind, destination, process).
+std::vector<Finding> collect_findings(const nlohmann::json& report);
+
+// "sh -c 'curl …'": the command as one line, quoted the way a shell would need it.
+std::string command_line(const nlohmann::json& report);
+
+}  // namespace cgfw::reports

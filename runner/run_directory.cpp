@@ -1,0 +1,32 @@
+#include "runner/run_directory.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+namespace cgfw::runner {
+
+Result<std::unique_ptr<RunDirectory>> RunDirectory::make() {
+  std::string base = "/run/cgfw";
+  if (::mkdir(base.c_str(), 0755) != 0 && errno != EEXIST) {
+    const char* tmp = std::getenv("TMPDIR");
+    base = tmp && *tmp ? tmp : "/tmp";
+  }
+  std::string pattern = base + "/run-" + std::to_string(::getpid()) + "-XXXXXX";
+  if (!::mkdtemp(pattern.data()))
+    return make_error("cannot create the run directory under " + base + ": " +
+                      std::strerror(errno));
+  ::chmod(pattern.c_str(), 0755);  // the job (another user) reads the trust bundle
+  return std::unique_ptr<RunDirectory>(new RunDirectory(pattern));
+}
+
+RunDirectory::~RunDirectory() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+}  // namespace cgfw::runner

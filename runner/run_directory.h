@@ -1,0 +1,26 @@
+// The run's directory: files the job may read (the CA trust bundle), gone when the run ends. It
+// holds no secret: the CA key never leaves the runner's memory.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+
+namespace cgfw::runner {
+
+class RunDirectory {
+ public:
+  // /run/cgfw/run-<pid>-<random> (or $TMPDIR when /run is not writable), mode 0755.
+  static Result<std::unique_ptr<RunDirectory>> make();
+  ~RunDirectory();  // removes it and everything in it
+  RunDirectory(const RunDirectory&) = delete;
+  RunDirectory& operator=(const RunDirectory&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit RunDirectory(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+};
+
+}  // namespace cgfw::runner
