@@ -5,6 +5,7 @@
 #include <set>
 #include <tuple>
 
+#include "reports/findings.h"
 #include "reports/policy_suggest.h"
 #include "reports/report_view.h"
 
@@ -54,8 +55,7 @@ std::string ports_text(const Finding& f) {
   std::set<int> udp;
   for (const auto& endpoint : f.udp_endpoints) udp.insert(endpoint.second);
   if (!udp.empty()) out += (out.empty() ? "" : ", ") + port_list(udp) + "/udp";
-  if (out.empty() && f.port > 0)
-    out = std::to_string(f.port) + "/" + f.protocol;
+  if (out.empty() && f.port > 0) out = std::to_string(f.port) + "/" + f.protocol;
   return out.empty() ? "—" : out;
 }
 
@@ -189,8 +189,8 @@ std::string make_markdown(const json& report) {
   std::string out;
   std::string mode_text = audit ? "audit mode: nothing was blocked" : mode + " mode";
   if (destinations.empty()) {
-    out += audit ? "**cgfw: every destination was in the allow list**"
-                 : "**cgfw: no egress blocked**";
+    out +=
+        audit ? "**cgfw: every destination was in the allow list**" : "**cgfw: no egress blocked**";
   } else {
     out += "**cgfw: " + plural(destinations.size(), "destination") +
            (audit ? " not in the allow list" : " blocked") + "**";
@@ -224,20 +224,21 @@ std::string make_markdown(const json& report) {
 
   if (audit && !stopped.empty()) {
     out += "\n### Suggested allow list\n\n";
-    out += "Everything this run did that the allow list does not allow "
-           "(`cgfw policy suggest REPORT.json`):\n\n";
+    out +=
+        "Everything this run did that the allow list does not allow "
+        "(`cgfw policy suggest REPORT.json`):\n\n";
     out += fenced("text", suggest_policy({report}));
   } else if (!audit && !stopped.empty()) {
     out += "\n### Rules to add\n\n";
-    out += "If the job needs what was blocked "
-           "(`cgfw policy suggest --include-blocked REPORT.json`):\n\n";
+    out +=
+        "If the job needs what was blocked "
+        "(`cgfw policy suggest --include-blocked REPORT.json`):\n\n";
     SuggestOptions options;
     options.include_blocked = true;
     out += fenced("text", suggest_policy({report}, options));
   }
 
-  if (report.contains("warnings") && report["warnings"].is_array() &&
-      !report["warnings"].empty()) {
+  if (report.contains("warnings") && report["warnings"].is_array() && !report["warnings"].empty()) {
     out += "\n### Warnings\n\n";
     for (const auto& warning : report["warnings"])
       if (warning.is_string()) out += "- " + printable(warning.get<std::string>()) + "\n";
@@ -252,8 +253,8 @@ std::string make_markdown(const json& report) {
   out += "\n" + plural(static_cast<std::size_t>(json_int(summary, "events", 0)), "event") + ": " +
          std::to_string(json_int(summary, "allowed", 0)) + " allowed, " +
          std::to_string(json_int(summary, "blocked", 0)) + " blocked, " +
-         std::to_string(json_int(summary, "would_block", 0)) + " would block · policy: " +
-         printable(sources.empty() ? "none" : sources);
+         std::to_string(json_int(summary, "would_block", 0)) +
+         " would block · policy: " + printable(sources.empty() ? "none" : sources);
   if (report.contains("exit_status") && report["exit_status"].is_number_integer())
     out += " · command exit status " + std::to_string(report["exit_status"].get<int>());
   else if (json_int(report, "signal", 0) > 0)

@@ -53,7 +53,7 @@ struct DomainItem {
 struct Plan {
   std::map<std::string, NameNeed> names;
   std::map<std::string, AddressNeed> addresses;
-  std::map<std::string, std::set<std::string>> urls;  // rule -> needed by
+  std::map<std::string, std::set<std::string>> urls;               // rule -> needed by
   std::map<std::pair<std::string, std::string>, WidenNeed> widen;  // (rule text, location)
   std::set<std::string> not_suggested;
   std::set<std::string> modes;
@@ -81,6 +81,7 @@ void add_report(Plan& plan, const json& report, const SuggestOptions& options) {
     std::string domain = json_string(event, "domain");
     std::transform(domain.begin(), domain.end(), domain.begin(),
                    [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; });
+    if (is_ip_literal(domain)) domain.clear();  // an HTTP Host or SNI that is an address
     std::string ip = json_string(event, "ip");
     std::string protocol = json_string(event, "protocol");
     int port = static_cast<int>(json_int(event, "port", 0));
@@ -88,10 +89,13 @@ void add_report(Plan& plan, const json& report, const SuggestOptions& options) {
     std::string endpoint = endpoint_text(ip, port, protocol);
 
     if (is_fronting(event)) {
-      plan.not_suggested.insert(printable(domain + " at " + endpoint + " (" + who + "): " + reason));
+      plan.not_suggested.insert(
+          printable(domain + " at " + endpoint + " (" + who + "): " + reason));
       continue;
     }
-    if (std::string url = json_string(event, "url"); is_web_layer(layer) && !url.empty()) {
+    std::string url = is_web_layer(layer) ? json_string(event, "url") : "";
+    // A URL to an address is allowed by an address rule, below.
+    if (!url.empty() && !is_ip_literal(url_host(url))) {
       std::string rule = url_rule(url);
       if (rule.empty())
         plan.not_suggested.insert(printable(url) + ": not expressible as a URL rule");
@@ -332,8 +336,8 @@ std::string suggest_policy(const std::vector<json>& reports, const SuggestOption
       address.needed_by.insert(need.needed_by.begin(), need.needed_by.end());
     }
     if (widened != text)
-      changed.push_back({widened, "replaces " + location + " '" + text + "'; " +
-                                      needed_by(need.needed_by)});
+      changed.push_back(
+          {widened, "replaces " + location + " '" + text + "'; " + needed_by(need.needed_by)});
   }
 
   std::vector<DomainItem> domains = plan_domains(plan);
@@ -360,8 +364,8 @@ std::string suggest_policy(const std::vector<json>& reports, const SuggestOption
       std::string comment = needed_by(item.needed_by);
       if (item.wildcard) comment += "; covers " + list_some(item.covers, kCoveredNamesShown);
       if (item.lookup_only)
-        comment += "; only looked up, no connection seen: port " +
-                   std::to_string(kLookupOnlyPort) + " assumed";
+        comment += "; only looked up, no connection seen: port " + std::to_string(kLookupOnlyPort) +
+                   " assumed";
       body += line(domain_rule(pattern, item.ports, item.udp), comment);
     }
   }

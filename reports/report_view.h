@@ -52,6 +52,11 @@ std::string ip_rule(std::string_view ip, const std::set<int>& ports, bool udp = 
 std::string url_rule(std::string_view url);
 // The URL without its query and fragment: what a finding is about.
 std::string url_without_query(std::string_view url);
+// The URL's host, lower-case, IPv6 brackets removed; "" when there is none.
+std::string url_host(std::string_view url);
+// "198.51.100.7", "2001:db8::1": an address, not a name. A URL to one is allowed by an address
+// rule (a URL rule's host must be a name the address was resolved for).
+bool is_ip_literal(std::string_view host);
 
 // "FILE:LINE:COLUMN" (FILE may contain ':') -> FILE and LINE; nullopt when not of that form.
 struct TextLocation {
@@ -108,54 +113,6 @@ class NameIndex {
   void add(const nlohmann::json& dns_event);
   std::map<std::pair<int, std::string>, std::set<std::string>> names_;
 };
-
-// --- Findings: what SARIF results and the Markdown tables are made of -------------------------
-
-enum class FindingKind {
-  blocked_domain,
-  blocked_ip,
-  blocked_url,
-  domain_fronting,
-  exfiltration_name,
-  audit_not_allowed,
-};
-inline constexpr FindingKind kFindingKinds[] = {
-    FindingKind::blocked_domain,  FindingKind::blocked_ip,        FindingKind::blocked_url,
-    FindingKind::domain_fronting, FindingKind::exfiltration_name, FindingKind::audit_not_allowed,
-};
-// "blocked-domain", ... (the SARIF rule ids).
-const char* kind_id(FindingKind kind);
-// True for the kinds that mean traffic was (or in audit mode would have been) stopped.
-bool is_blocking(FindingKind kind);
-
-// One distinct (kind, destination, process): every event of it folded together.
-struct Finding {
-  FindingKind kind = FindingKind::blocked_ip;
-  std::string destination;  // "evil.test", "198.51.100.11:80/tcp", "https://h/p", "*.allowed.test"
-  std::string domain;       // the name involved, when known
-  std::string ip;           // the first address connected to ("" for a name only looked up)
-  int port = 0;             // the first port connected to
-  std::string protocol;     // the first protocol ("tcp", "udp", ...)
-  std::string resolver;     // the resolver a DNS query was sent to
-  std::set<int> tcp_ports;  // ports connected to (domain findings collect several)
-  std::set<std::pair<std::string, int>> udp_endpoints;  // (ip, port) of UDP traffic
-  std::set<std::string> layers;
-  std::string process;  // process_label
-  std::string process_key;
-  std::vector<std::string> cmdline;  // of the first event
-  std::set<int> pids;
-  std::uint64_t count = 0;
-  std::string reason;                   // of the first event
-  std::string suspicious;               // exfiltration: why the name looks like data
-  std::set<std::string> names;          // exfiltration: the names seen
-  std::optional<ReportPolicy::RuleRef> existing_rule;  // the rule involved (port mismatch, wildcard)
-  std::vector<std::string> rules_to_add;  // exact rule lines that would allow it ("" = none can)
-  bool replaces_existing = false;         // rules_to_add[0] replaces existing_rule
-  std::string advice;                     // when no rule line is the answer
-};
-
-// Every finding of a report, in a stable order (kind, destination, process).
-std::vector<Finding> collect_findings(const nlohmann::json& report);
 
 // "sh -c 'curl …'": the command as one line, quoted the way a shell would need it.
 std::string command_line(const nlohmann::json& report);

@@ -8,6 +8,7 @@
 #include <iterator>
 #include <map>
 
+#include "reports/findings.h"
 #include "reports/report_view.h"
 
 namespace cgfw::reports {
@@ -44,8 +45,7 @@ constexpr const char* kHowToAllow =
 const KindText& kind_text(FindingKind kind) {
   static const std::map<FindingKind, KindText> kTexts = {
       {FindingKind::blocked_domain,
-       {"BlockedDomain", "error", "5.0", "very-high",
-        "A host name no allow rule names was refused",
+       {"BlockedDomain", "error", "5.0", "very-high", "A host name no allow rule names was refused",
         "cgfw refused a DNS query (or a TLS connection) for a host name that no rule in the allow "
         "list names, so the job could not reach that host.",
         "**What happened**: a process in the job asked for a host name that no allow rule names. "
@@ -143,8 +143,8 @@ json rule_descriptor(FindingKind kind) {
 
 // FNV-1a, 64 bits: stable across runs, machines and versions of this code.
 std::string fingerprint(const Finding& finding) {
-  std::string input = std::string(kind_id(finding.kind)) + "\n" + finding.destination + "\n" +
-                      finding.process_key;
+  std::string input =
+      std::string(kind_id(finding.kind)) + "\n" + finding.destination + "\n" + finding.process_key;
   std::uint64_t hash = 14695981039346656037ull;
   for (unsigned char c : input) {
     hash ^= c;
@@ -302,10 +302,11 @@ std::string message_text(const Finding& f) {
              (f.names.empty() ? std::string("?") : *f.names.begin()) + ".";
       break;
     case FindingKind::audit_not_allowed:
-      text = "Audit mode: " + who(f) +
-             (only_looked_up ? " looked up " + f.destination
-                             : " reached " + f.destination + " at the " + layers_text(f) + " layer") +
-             ", which the allow list does not allow" + reason + "; in block mode it would be blocked.";
+      text =
+          "Audit mode: " + who(f) +
+          (only_looked_up ? " looked up " + f.destination
+                          : " reached " + f.destination + " at the " + layers_text(f) + " layer") +
+          ", which the allow list does not allow" + reason + "; in block mode it would be blocked.";
       break;
   }
   std::string what = remedy(f);
@@ -351,10 +352,9 @@ json result_of(const Finding& f, const ReportPolicy& policy, const json& report,
       {"ruleIndex", rule_index(f.kind)},
       {"level", kind_text(f.kind).level},
       {"message", {{"text", message_text(f)}}},
-      {"locations",
-       json::array({{{"physicalLocation",
-                      {{"artifactLocation", artifact_location(place.file, context)},
-                       {"region", {{"startLine", place.line}}}}}}})},
+      {"locations", json::array({{{"physicalLocation",
+                                   {{"artifactLocation", artifact_location(place.file, context)},
+                                    {"region", {{"startLine", place.line}}}}}}})},
       {"partialFingerprints", {{kFingerprintKey, fingerprint(f)}}},
       {"properties", properties},
   };
@@ -435,7 +435,8 @@ json make_sarif(const json& report, const SarifContext& context) {
   };
   if (std::string root = trim_slashes(context.source_root); !root.empty() && root.front() == '/')
     run["originalUriBaseIds"] = {
-        {kSourceRootId, {{"uri", "file://" + percent_encode_path(root == "/" ? "/" : root + "/")}}}};
+        {kSourceRootId,
+         {{"uri", "file://" + percent_encode_path(root == "/" ? "/" : root + "/")}}}};
   return {{"$schema", kSchemaUri}, {"version", "2.1.0"}, {"runs", json::array({run})}};
 }
 

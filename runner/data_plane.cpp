@@ -86,7 +86,8 @@ Status DataPlane::fill_ip_allow(const std::vector<IpAllowEntry>& entries) {
 
 Status DataPlane::fill_redirect_ports(const std::set<std::uint16_t>& http,
                                       const std::set<std::uint16_t>& tls) {
-  for (const auto& [ports, kind] : {std::pair{&http, CGFW_PORT_HTTP}, std::pair{&tls, CGFW_PORT_TLS}}) {
+  for (const auto& [ports, kind] :
+       {std::pair{&http, CGFW_PORT_HTTP}, std::pair{&tls, CGFW_PORT_TLS}}) {
     for (std::uint16_t port : *ports) {
       __u8 value = static_cast<__u8>(kind);
       if (bpf_map__update_elem(skel_->maps.redirect_ports, &port, sizeof(port), &value,

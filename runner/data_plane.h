@@ -43,7 +43,8 @@ class DataPlane : public dns::KernelAllowMap {
 
   Status fill_ip_allow(const std::vector<IpAllowEntry>& entries);
   // TCP destination ports whose connections go to the web proxy, as HTTP or as TLS.
-  Status fill_redirect_ports(const std::set<std::uint16_t>& http, const std::set<std::uint16_t>& tls);
+  Status fill_redirect_ports(const std::set<std::uint16_t>& http,
+                             const std::set<std::uint16_t>& tls);
 
   // Attaches every program to the cgroup by bpf_link.
   Status attach(int cgroup_fd);

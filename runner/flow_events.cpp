@@ -145,12 +145,11 @@ reports::Event FlowEventTranslator::translate(const tls::WebObservation& observa
   reports::Event event;
   event.time = std::chrono::system_clock::now();
   event.layer = observation.http ? reports::Layer::http : reports::Layer::tls;
-  event.decision =
-      observation.allowed ? reports::Decision::allowed : reports::Decision::blocked;
+  event.decision = observation.allowed ? reports::Decision::allowed : reports::Decision::blocked;
   event.would_block = observation.would_block;
   event.protocol = "tcp";
-  event.ip = address_text(observation.client.original.family,
-                          observation.client.original.address.data());
+  event.ip =
+      address_text(observation.client.original.family, observation.client.original.address.data());
   event.port = observation.client.original.port;
   if (!observation.name.empty()) event.domain = observation.name;
   if (!observation.url.empty()) event.url = observation.url;
@@ -164,8 +163,8 @@ reports::Event FlowEventTranslator::translate(const tls::WebObservation& observa
     event.rule = reports::RuleRef{observation.rule->text, observation.rule->where.to_string()};
   if (!observation.reason.empty()) event.reason = observation.reason;
   if (!observation.suggested_rule.empty()) event.suggested_rule = observation.suggested_rule;
-  event.process = processes_.describe(static_cast<int>(observation.client.tgid),
-                                      observation.client.comm);
+  event.process =
+      processes_.describe(static_cast<int>(observation.client.tgid), observation.client.comm);
   return event;
 }
 

@@ -24,10 +24,10 @@ struct Options {
   bool no_loopback = false;
   std::vector<std::string> dns_upstreams;  // --dns-upstream, in order
   std::string dns_block_rcode = "nxdomain";
-  int dns_min_ttl = 600;  // seconds a learned address stays allowed at least
-  std::vector<int> http_ports;   // --http-port: more plain-HTTP ports for the web proxy (80 always)
-  std::vector<int> tls_ports;    // --tls-port: more TLS ports for the web proxy (443 always)
-  bool inspect = false;          // --inspect: intercept every allowed TLS host
+  int dns_min_ttl = 600;        // seconds a learned address stays allowed at least
+  std::vector<int> http_ports;  // --http-port: more plain-HTTP ports for the web proxy (80 always)
+  std::vector<int> tls_ports;   // --tls-port: more TLS ports for the web proxy (443 always)
+  bool inspect = false;         // --inspect: intercept every allowed TLS host
   std::vector<std::string> upstream_cas;  // --upstream-ca FILE
   Verbosity verbosity = Verbosity::normal;
   std::vector<std::string> command;

@@ -2,12 +2,13 @@
 
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <algorithm>
 #include <optional>
 #include <set>
 
@@ -15,11 +16,10 @@
 #include <asio/io_context.hpp>
 #include <asio/posix/stream_descriptor.hpp>
 
+#include "ca/run_ca.h"
 #include "policy/parser.h"
 #include "proxy/dns/dns_proxy.h"
 #include "proxy/tls/web_proxy.h"
-#include "ca/run_ca.h"
-#include "runner/run_directory.h"
 #include "reports/journal.h"
 #include "reports/json_report.h"
 #include "runner/announcer.h"
@@ -30,6 +30,7 @@
 #include "runner/flow_events.h"
 #include "runner/ip_allow_table.h"
 #include "runner/process_info.h"
+#include "runner/run_directory.h"
 #include "runner/watchdog.h"
 
 namespace cgfw::runner {
@@ -115,15 +116,20 @@ class RunLoop {
     wait_events();
     if (execs_) wait_exec_events();
     wait_signals();
-    child_exit_.async_wait(asio::posix::descriptor_base::wait_read, [this](std::error_code) {
+    // Every handler checks for cancellation before touching `this`: cancelled waits complete
+    // after the loop object is gone (the teardown still polls the io_context).
+    child_exit_.async_wait(asio::posix::descriptor_base::wait_read, [this](std::error_code error) {
+      if (error) return;
       siginfo_t info{};
       if (::waitid(P_PID, static_cast<id_t>(child_), &info, WEXITED) == 0) status_ = info;
       io_.stop();
     });
-    watchdog_exit_.async_wait(asio::posix::descriptor_base::wait_read, [this](std::error_code) {
-      watchdog_died_ = true;
-      io_.stop();
-    });
+    watchdog_exit_.async_wait(asio::posix::descriptor_base::wait_read,
+                              [this](std::error_code error) {
+                                if (error) return;
+                                watchdog_died_ = true;
+                                io_.stop();
+                              });
     io_.restart();
     io_.run();
   }
@@ -259,7 +265,8 @@ int run_sandbox(const Options& options) {
   web_config.inspect_all = options.inspect;
   web_config.upstream_ca_files = options.upstream_cas;
   for (int port : options.tls_ports) web_config.tls_ports.insert(static_cast<std::uint16_t>(port));
-  for (int port : options.http_ports) web_config.http_ports.insert(static_cast<std::uint16_t>(port));
+  for (int port : options.http_ports)
+    web_config.http_ports.insert(static_cast<std::uint16_t>(port));
   for (auto port : web_config.tls_ports) {
     if (web_config.http_ports.count(port))
       return fail("port " + std::to_string(port) + " is given both as --http-port and --tls-port");
@@ -293,9 +300,8 @@ int run_sandbox(const Options& options) {
   std::unique_ptr<ca::RunCa> run_ca;
   std::unique_ptr<RunDirectory> run_dir;
   std::vector<std::string> job_env;
-  bool has_url_rules = std::any_of(policy->rules.begin(), policy->rules.end(), [](const auto& r) {
-    return r.kind == policy::RuleKind::url;
-  });
+  bool has_url_rules = std::any_of(policy->rules.begin(), policy->rules.end(),
+                                   [](const auto& r) { return r.kind == policy::RuleKind::url; });
   if (has_url_rules || options.inspect) {
     // Block mode: the CA can only ever sign for names the rules allow (name constraints).
     ca::CaOptions ca_options = options.audit ? ca::CaOptions{} : ca::constraints_from(*policy);
@@ -312,7 +318,16 @@ int run_sandbox(const Options& options) {
     run_dir = std::move(*dir);
     auto bundle = run_ca->write_trust_bundle(run_dir->path());
     if (!bundle) return fail(bundle.error().message);
-    for (const auto& [name, value] : ca::job_environment(*bundle)) job_env.push_back(name + "=" + value);
+    for (const auto& [name, value] : ca::job_environment(*bundle))
+      job_env.push_back(name + "=" + value);
+    // Debian's wget (GnuTLS) reads none of those variables; a wgetrc naming the bundle does.
+    std::string wgetrc = run_dir->path() + "/wgetrc";
+    if (FILE* file = std::fopen(wgetrc.c_str(), "w")) {
+      std::fprintf(file, "ca_certificate = %s\n", bundle->bundle_file.c_str());
+      std::fclose(file);
+      ::chmod(wgetrc.c_str(), 0644);
+      job_env.push_back("WGETRC=" + wgetrc);
+    }
     (*web_proxy)->set_ca(run_ca.get());
     spdlog::debug("run CA ready; trust bundle {}", bundle->bundle_file);
   }
@@ -411,6 +426,11 @@ int run_sandbox(const Options& options) {
   if (!(*cgroup)->kill_all(kKillLimit))
     warnings.push_back("processes were still in the sandbox cgroup after " +
                        std::to_string(kKillLimit.count()) + " s");
+  // Every sandboxed socket is closed now: let the proxies finish what that wakes up (their
+  // connections end, their last observations are recorded). Only ready work runs; nothing waits.
+  io.restart();
+  for (int round = 0; round < 1000 && io.poll() > 0; ++round) {
+  }
   if (exec_tracker) exec_tracker->consume();
   (*plane)->consume_events();
   auto counters = named_counters(**plane);

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets with clang (ASan+UBSan) and runs each for SECONDS (default 30)
+# Builds the libFuzzer targets with clang (ASan+UBSan) and runs each for SECONDS (default 20)
 # from its seed corpus in tests/fuzz/corpus/. A crash leaves its input in build-fuzz/ and fails.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-seconds=${1:-30}
+seconds=${1:-20}
 out="$root/build-fuzz"
 mkdir -p "$out"
 flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I"$root")
@@ -15,7 +15,12 @@ dns_wire=("$root/proxy/dns/name.cpp" "$root/proxy/dns/message.cpp" "$root/proxy/
 clang++ "${flags[@]}" "${dns_wire[@]}" "$root/tests/fuzz/dns_query_fuzz.cpp" -o "$out/dns_query_fuzz"
 clang++ "${flags[@]}" "${dns_wire[@]}" "$root/tests/fuzz/dns_answer_fuzz.cpp" -o "$out/dns_answer_fuzz"
 
-for target in rule_parser dns_query dns_answer; do
+clang++ "${flags[@]}" "$root/proxy/tls/client_hello.cpp" "$root/tests/fuzz/client_hello_fuzz.cpp" \
+  -o "$out/client_hello_fuzz"
+clang++ "${flags[@]}" "$root"/proxy/http/*.cpp "$root"/policy/*.cpp \
+  "$root/tests/fuzz/http_request_fuzz.cpp" -lhttp_parser -lidn2 -lpsl -o "$out/http_request_fuzz"
+
+for target in rule_parser dns_query dns_answer client_hello http_request; do
   corpus="$out/corpus-$target"
   mkdir -p "$corpus"
   cp -n "$root/tests/fuzz/corpus/$target/"* "$corpus/" 2>/dev/null || true

@@ -27,4 +27,4 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   run_suite "$root/build-asan"
 
 echo "== fuzz (bounded)"
-scripts/fuzz.sh "${CGFW_FUZZ_SECONDS:-30}"
+scripts/fuzz.sh "${CGFW_FUZZ_SECONDS:-20}"

@@ -26,8 +26,7 @@ int main(int argc, char** argv) {
 
   std::string show_path;
   auto* show = report->add_subcommand("show", "print the report as Markdown (readable as text)");
-  show->add_option("REPORT", show_path, "the JSON report (cgfw-sandbox --report-json)")
-      ->required();
+  show->add_option("REPORT", show_path, "the JSON report (cgfw-sandbox --report-json)")->required();
 
   std::string sarif_path;
   std::string sarif_output;

@@ -100,13 +100,13 @@ void QueryHandler::handle(std::span<const std::uint8_t> query, const ClientInfo&
     // A response sent to us is never answered: answering answers can make two responders
     // bounce messages forever.
     if (*error == QueryError::not_a_query) {
-      respond({});
       observe_(observation);
+      respond({});
       return;
     }
     bool bad_name = *error == QueryError::bad_name;
+    observe_(observation);  // recorded before the client hears of it
     respond(make_error_response(query, bad_name ? Rcode::refused : Rcode::formerr));
-    observe_(observation);
     return;
   }
   const QueryInfo& info = std::get<QueryInfo>(parsed);
@@ -120,8 +120,8 @@ void QueryHandler::handle(std::span<const std::uint8_t> query, const ClientInfo&
   if (!observation.rule) {
     observation.reason = "no rule allows this name";
     if (!settings_.audit) {
-      respond(make_error_response(query, settings_.block_rcode));
       observe_(observation);
+      respond(make_error_response(query, settings_.block_rcode));
       return;
     }
     observation.would_block = true;
@@ -142,8 +142,8 @@ void QueryHandler::on_answer(const QueryInfo& query, DnsObservation observation,
   auto fail = [&](const std::string& why) {
     observation.allowed = false;
     observation.reason = why;
-    respond(make_error_response(original_query, Rcode::servfail));
     observe_(observation);
+    respond(make_error_response(original_query, Rcode::servfail));
   };
   if (!error.empty()) return fail("upstream DNS failed: " + error);
   auto parsed = parse_answer(answer, query.question);
@@ -183,8 +183,8 @@ void QueryHandler::on_answer(const QueryInfo& query, DnsObservation observation,
     observation.reason = (observation.reason.empty() ? "" : observation.reason + "; ") +
                          "internal addresses not opened by DNS: " + list;
   }
-  respond(over_tcp ? std::move(answer) : fit_for_udp(std::move(answer), original_query, query));
   observe_(observation);
+  respond(over_tcp ? std::move(answer) : fit_for_udp(std::move(answer), original_query, query));
 }
 
 }  // namespace cgfw::dns

@@ -55,7 +55,8 @@ class MessageReader {
   virtual std::string head_complete(std::string raw, const Framing& framing) = 0;
   // Called by http_parser mid-head: true when this message has no body whatever it says.
   virtual bool skip_body(const Framing& /*framing*/) { return false; }
-  virtual void body(std::size_t offset, std::size_t length) = 0;
+  // `data`: where the decoded body bytes of the slice are (chunk data without the framing).
+  virtual void body(std::size_t offset, std::size_t length, BodySpans data) = 0;
   virtual void message_end(std::size_t offset, std::uint64_t body_bytes) = 0;
   virtual void failure(const std::string& why) = 0;
 
@@ -74,6 +75,9 @@ class MessageReader {
 
   static int on_headers_complete(http_parser* parser);
   static int on_body(http_parser* parser, const char* at, std::size_t length);
+
+  const char* fed_ = nullptr;  // the buffer being read, for on_body's offsets
+  BodySpans spans_;
   static int on_message_complete(http_parser* parser);
 
   http_parser parser_{};
@@ -119,8 +123,10 @@ int MessageReader::on_headers_complete(http_parser* parser) {
   return self->skip_body(framing) ? 1 : 0;
 }
 
-int MessageReader::on_body(http_parser* parser, const char* /*at*/, std::size_t length) {
-  static_cast<MessageReader*>(parser->data)->body_bytes_ += length;
+int MessageReader::on_body(http_parser* parser, const char* at, std::size_t length) {
+  auto* self = static_cast<MessageReader*>(parser->data);
+  self->body_bytes_ += length;
+  self->spans_.emplace_back(static_cast<std::size_t>(at - self->fed_), length);
   return 0;
 }
 
@@ -138,6 +144,7 @@ void MessageReader::read(std::span<const std::uint8_t> bytes) {
     return;
   }
   const char* data = reinterpret_cast<const char*>(bytes.data());
+  fed_ = data;
   std::size_t pos = 0;
   while (pos < bytes.size() && phase_ != Phase::failed) {
     switch (phase_) {
@@ -242,6 +249,7 @@ std::size_t MessageReader::read_head(const char* data, std::size_t size, std::si
 }
 
 std::size_t MessageReader::read_body(const char* data, std::size_t size, std::size_t base) {
+  spans_.clear();
   const std::size_t parsed = http_parser_execute(&parser_, &settings_, data, size);
   const auto error = HTTP_PARSER_ERRNO(&parser_);
   if (message_done_) {
@@ -265,7 +273,8 @@ std::size_t MessageReader::read_body(const char* data, std::size_t size, std::si
       return parsed;
     }
   }
-  if (parsed > 0) body(base, parsed);
+  if (parsed > 0) body(base, parsed, std::move(spans_));
+  spans_.clear();
   if (message_done_) end_message(base + parsed);
   return parsed;
 }
@@ -333,11 +342,12 @@ struct RequestStream::Impl final : MessageReader {
     out->push_back(std::move(event));
     return "";
   }
-  void body(std::size_t offset, std::size_t length) override {
+  void body(std::size_t offset, std::size_t length, BodySpans data) override {
     StreamEvent event;
     event.kind = StreamEvent::Kind::body;
     event.offset = offset;
     event.length = length;
+    event.data = std::move(data);
     out->push_back(std::move(event));
   }
   void message_end(std::size_t offset, std::uint64_t body_bytes) override {
@@ -398,7 +408,7 @@ struct ResponseStream::Impl final : MessageReader {
     out->push_back(std::move(event));
     return "";
   }
-  void body(std::size_t offset, std::size_t length) override {
+  void body(std::size_t offset, std::size_t length, BodySpans /*data*/) override {
     ResponseEvent event;
     event.kind = ResponseEvent::Kind::body;
     event.offset = offset;

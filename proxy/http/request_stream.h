@@ -8,7 +8,7 @@
 //   stream.feed(bytes, events);
 //   for (const StreamEvent& e : events) switch (e.kind) {
 //     case Kind::head:        decide on e.head (check_request); refuse, or forward e.raw_head;
-//     case Kind::body:        forward bytes.subspan(e.offset, e.length);
+//     case Kind::body:        forward bytes.subspan(e.offset, e.length) (or re-frame e.data);
 //     case Kind::message_end: the request is complete; the next head (if any) follows;
 //     case Kind::error:       answer 400 and close.
 //   }
@@ -34,6 +34,8 @@ constexpr std::size_t kMaxRequestHeaders = 100;
 constexpr std::size_t kMaxResponseHeaders = 256;
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
+// (offset, length) ranges of a fed buffer.
+using BodySpans = std::vector<std::pair<std::size_t, std::size_t>>;
 
 struct RequestHead {
   std::string method;  // "GET"
@@ -49,10 +51,15 @@ struct RequestHead {
 struct StreamEvent {
   enum class Kind { head, body, message_end, error };
   Kind kind = Kind::error;
-  RequestHead head;        // head
-  std::string raw_head;    // head: the head's bytes exactly as received (may span several feeds)
-  std::size_t offset = 0;  // body: slice of the buffer just fed; message_end: where it ends
-  std::size_t length = 0;  // body
+  RequestHead head;      // head
+  std::string raw_head;  // head: the head's bytes exactly as received (may span several feeds)
+  // body: the raw slice of the buffer just fed, chunk framing included (forward it unchanged);
+  // message_end: where the message ends in that buffer.
+  std::size_t offset = 0;
+  std::size_t length = 0;
+  // body: the decoded body bytes inside that slice, for a proxy that re-frames: chunk data
+  // without sizes, CRLFs and trailers; the whole slice for a Content-Length body.
+  BodySpans data;
   std::uint64_t body_bytes = 0;  // message_end: decoded body bytes (chunk framing excluded)
   std::string error;             // error: why, in words
 };

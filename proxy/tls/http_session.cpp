@@ -25,14 +25,14 @@ std::string hex(std::size_t value) {
 }  // namespace
 
 asio::awaitable<std::size_t> TcpStream::read_some(std::span<std::uint8_t> buffer) {
-  auto [error, n] = co_await socket_.async_read_some(asio::buffer(buffer.data(), buffer.size()),
-                                                     use_tuple);
+  auto [error, n] =
+      co_await socket_.async_read_some(asio::buffer(buffer.data(), buffer.size()), use_tuple);
   co_return error ? 0 : n;
 }
 
 asio::awaitable<bool> TcpStream::write_all(std::span<const std::uint8_t> bytes) {
-  auto [error, n] = co_await asio::async_write(socket_, asio::buffer(bytes.data(), bytes.size()),
-                                               use_tuple);
+  auto [error, n] =
+      co_await asio::async_write(socket_, asio::buffer(bytes.data(), bytes.size()), use_tuple);
   co_return !error;
 }
 
@@ -71,14 +71,15 @@ asio::awaitable<void> http_session(ByteStream& client, const SessionContext& con
   WebObservation current;
   bool chunked = false;
 
-  auto refuse = [&](WebObservation observation, const std::string& suggested) -> asio::awaitable<void> {
+  auto refuse = [&](WebObservation observation,
+                    const std::string& suggested) -> asio::awaitable<void> {
     observation.allowed = false;
     observation.suggested_rule = suggested;
-    co_await client.write_all(
-        bytes_of(blocked_response(observation.url, observation.reason, suggested,
-                                  context.policy_sources)));
-    co_await client.close();
+    // Recorded before the client hears of it: a job that exits at once loses nothing.
     context.observe(observation);
+    co_await client.write_all(bytes_of(
+        blocked_response(observation.url, observation.reason, suggested, context.policy_sources)));
+    co_await client.close();
   };
 
   for (;;) {
@@ -120,8 +121,8 @@ asio::awaitable<void> http_session(ByteStream& client, const SessionContext& con
           if (!allowed && !decision.host.empty() && decision.url.size() > 0 &&
               reason.find("no rule allows") != std::string::npos)
             suggested = decision.host;
-          if (!allowed && http::host_has_url_rules(*context.policy, decision.host,
-                                                   context.scheme, context.client.original.port))
+          if (!allowed && http::host_has_url_rules(*context.policy, decision.host, context.scheme,
+                                                   context.client.original.port))
             suggested = context.scheme + "://" + decision.host + decision.path;
           current.reason = reason;
           if (!allowed && context.audit && !decision.host.empty()) {
@@ -136,13 +137,13 @@ asio::awaitable<void> http_session(ByteStream& client, const SessionContext& con
             upstream = co_await connect_upstream();
             if (!upstream.stream) {
               current.reason = upstream.error;
+              current.allowed = false;
+              context.observe(current);
               std::string body = "cgfw could not reach the server: " + upstream.error + "\n";
               co_await client.write_all(bytes_of(
                   "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nContent-Length: " +
                   std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body));
               co_await client.close();
-              current.allowed = false;
-              context.observe(current);
               co_return;
             }
           }
@@ -154,15 +155,18 @@ asio::awaitable<void> http_session(ByteStream& client, const SessionContext& con
         case http::StreamEvent::Kind::body: {
           auto slice = fed.subspan(event.offset, event.length);
           current.bytes_up += slice.size();
-          // Bodies are re-framed, never passed as the client framed them: the server sees one
-          // unambiguous message (no request smuggling through chunk tricks).
-          if (chunked) {
-            std::string size_line = hex(slice.size()) + "\r\n";
-            if (!co_await upstream.stream->write_all(bytes_of(size_line))) co_return;
+          if (!chunked) {
             if (!co_await upstream.stream->write_all(slice)) co_return;
+            break;
+          }
+          // Chunked bodies are re-framed from their decoded data, never passed as the client
+          // framed them: the server sees one unambiguous message (no smuggling by chunk tricks).
+          for (auto [offset, length] : event.data) {
+            if (length == 0) continue;
+            std::string size_line = hex(length) + "\r\n";
+            if (!co_await upstream.stream->write_all(bytes_of(size_line))) co_return;
+            if (!co_await upstream.stream->write_all(fed.subspan(offset, length))) co_return;
             if (!co_await upstream.stream->write_all(bytes_of("\r\n"))) co_return;
-          } else if (!co_await upstream.stream->write_all(slice)) {
-            co_return;
           }
           break;
         }
@@ -192,7 +196,8 @@ asio::awaitable<void> http_session(ByteStream& client, const SessionContext& con
                 keep_alive = response.head.keep_alive;
               }
               // A 1xx interim response ends too; the exchange ends with the final one.
-              if ((response.kind == http::ResponseEvent::Kind::message_end && current.status != 0) ||
+              if ((response.kind == http::ResponseEvent::Kind::message_end &&
+                   current.status != 0) ||
                   response.kind == http::ResponseEvent::Kind::error)
                 done = true;
             }

@@ -60,8 +60,8 @@ using ConnectUpstream = std::function<asio::awaitable<Upstream>()>;
 struct SessionContext {
   const policy::Policy* policy = nullptr;
   bool audit = false;
-  std::string scheme;     // "http" or "https"
-  std::string tls_name;   // https: the SNI the client used; http: ""
+  std::string scheme;    // "http" or "https"
+  std::string tls_name;  // https: the SNI the client used; http: ""
   WebClient client;
   // http: is the destination address bound to this Host (resolved for it, or an IP rule)?
   std::function<bool(const std::string& host)> host_bound;

@@ -91,9 +91,8 @@ asio::awaitable<bool> TlsChannel::flush() {
   for (;;) {
     int n = BIO_read(network_out_, buffer, sizeof(buffer));
     if (n <= 0) co_return true;
-    auto [error, written] =
-        co_await asio::async_write(socket_, asio::buffer(buffer, static_cast<std::size_t>(n)),
-                                   use_tuple);
+    auto [error, written] = co_await asio::async_write(
+        socket_, asio::buffer(buffer, static_cast<std::size_t>(n)), use_tuple);
     if (error) co_return false;
   }
 }
@@ -144,7 +143,8 @@ asio::awaitable<std::size_t> TlsChannel::read_some(std::span<std::uint8_t> buffe
 asio::awaitable<bool> TlsChannel::write_all(std::span<const std::uint8_t> bytes) {
   while (!bytes.empty()) {
     ERR_clear_error();
-    int n = SSL_write(ssl_.get(), bytes.data(), static_cast<int>(std::min<std::size_t>(bytes.size(), 1 << 20)));
+    int n = SSL_write(ssl_.get(), bytes.data(),
+                      static_cast<int>(std::min<std::size_t>(bytes.size(), 1 << 20)));
     if (n <= 0) {
       int error = SSL_get_error(ssl_.get(), n);
       if (!co_await flush()) co_return false;

@@ -10,9 +10,9 @@
 #include <system_error>
 #include <vector>
 
+#include <openssl/ssl.h>
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
-#include <openssl/ssl.h>
 
 #include "ca/openssl_handles.h"
 #include "common/result.h"

@@ -59,9 +59,9 @@ TlsDecision decide_tls(const policy::Policy& policy, const ClientHello& hello,
     decision.rule = ip_rule;
     return decision;
   }
-  decision.reason = rule ? "a rule allows '" + name + "', but not port " +
-                               std::to_string(destination.port)
-                         : "no rule allows the server name '" + name + "'";
+  decision.reason =
+      rule ? "a rule allows '" + name + "', but not port " + std::to_string(destination.port)
+           : "no rule allows the server name '" + name + "'";
   decision.suggested_rule = rule ? name + ":" + std::to_string(destination.port) : name;
   return decision;
 }

@@ -4,15 +4,15 @@
 
 #include <chrono>
 
-#include <asio/experimental/as_tuple.hpp>
+#include <spdlog/spdlog.h>
 #include <asio/co_spawn.hpp>
 #include <asio/connect.hpp>
 #include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/ip/v6_only.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
-#include <spdlog/spdlog.h>
 
 #include "ca/run_ca.h"
 #include "policy/matcher.h"
@@ -79,15 +79,15 @@ Result<tcp::acceptor> listen_on(asio::io_context& io, const asio::ip::address& a
   if (!ec && address.is_v6()) acceptor.set_option(asio::ip::v6_only(true), ec);
   if (!ec) acceptor.bind(tcp::endpoint(address, 0), ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return make_error("web proxy: cannot listen on " + address.to_string() + ": " + ec.message());
+  if (ec)
+    return make_error("web proxy: cannot listen on " + address.to_string() + ": " + ec.message());
   return acceptor;
 }
 
 }  // namespace
 
-WebProxy::WebProxy(asio::io_context& io, const WebProxyConfig& config,
-                   const policy::Policy& policy, const dns::LearnedTable& learned,
-                   WebProxyHooks hooks)
+WebProxy::WebProxy(asio::io_context& io, const WebProxyConfig& config, const policy::Policy& policy,
+                   const dns::LearnedTable& learned, WebProxyHooks hooks)
     : io_(io),
       config_(config),
       policy_(policy),
@@ -98,8 +98,7 @@ WebProxy::WebProxy(asio::io_context& io, const WebProxyConfig& config,
 
 WebProxy::~WebProxy() = default;
 
-Result<std::unique_ptr<WebProxy>> WebProxy::make(asio::io_context& io,
-                                                 const WebProxyConfig& config,
+Result<std::unique_ptr<WebProxy>> WebProxy::make(asio::io_context& io, const WebProxyConfig& config,
                                                  const policy::Policy& policy,
                                                  const dns::LearnedTable& learned,
                                                  WebProxyHooks hooks) {
@@ -210,11 +209,11 @@ asio::awaitable<void> WebProxy::serve_tls(tcp::socket client, WebClient who) {
   }
 
   if (decision.action == TlsAction::block) {
+    observation.allowed = false;
+    hooks_.observe(observation);  // before the client hears of it
     std::error_code ignored;
     asio::write(client, asio::buffer(kAccessDeniedAlert), ignored);
     client.shutdown(tcp::socket::shutdown_both, ignored);
-    observation.allowed = false;
-    hooks_.observe(observation);
     co_return;
   }
   if (decision.action == TlsAction::intercept) {
@@ -236,7 +235,8 @@ asio::awaitable<void> WebProxy::serve_tls(tcp::socket client, WebClient who) {
   }
   std::error_code ec;
   server.set_option(tcp::no_delay(true), ec);
-  auto [write_error, written] = co_await asio::async_write(server, asio::buffer(hello_bytes), use_tuple);
+  auto [write_error, written] =
+      co_await asio::async_write(server, asio::buffer(hello_bytes), use_tuple);
   if (write_error) co_return;
   RelayTotals totals = co_await relay(client, server);
   observation.allowed = true;
@@ -287,8 +287,8 @@ asio::awaitable<void> WebProxy::serve_http(tcp::socket client, WebClient who) {
   // (or be allowed outright by an IP rule): a Host header alone proves nothing.
   context.host_bound = [this, who](const std::string& host) {
     return learned_.resolved_for(who.original.family, who.original.address, host) ||
-           policy::match_ip(policy_, who.original.family, who.original.address,
-                            who.original.port, policy::Transport::tcp) != nullptr;
+           policy::match_ip(policy_, who.original.family, who.original.address, who.original.port,
+                            policy::Transport::tcp) != nullptr;
   };
   // Named, not a temporary in the co_await expression: GCC 12 destroys such temporaries twice.
   ConnectUpstream connect = [this, who]() -> asio::awaitable<Upstream> {
@@ -308,9 +308,9 @@ asio::awaitable<void> WebProxy::intercept(tcp::socket client, WebClient who, std
   auto leaf = ca_->leaf_for(name);
   if (!leaf) {
     observation.reason = "cannot issue a certificate for '" + name + "': " + leaf.error().message;
+    hooks_.observe(observation);
     std::error_code ignored;
     asio::write(client, asio::buffer(kAccessDeniedAlert), ignored);
-    hooks_.observe(observation);
     co_return;
   }
   auto channel = TlsChannel::accept(contexts_.server.get(), client, (*leaf)->certificate(),
@@ -326,8 +326,8 @@ asio::awaitable<void> WebProxy::intercept(tcp::socket client, WebClient who, std
   deadline.cancel();
   if (!failed.empty()) {
     // Usually a client that does not trust the run's CA (see docs/ca.md for the variables).
-    observation.reason = "the client refused cgfw's interception (" + failed +
-                         "): does it trust the run's CA?";
+    observation.reason =
+        "the client refused cgfw's interception (" + failed + "): does it trust the run's CA?";
     hooks_.observe(observation);
     co_return;
   }
@@ -351,8 +351,8 @@ asio::awaitable<void> WebProxy::intercept(tcp::socket client, WebClient who, std
     }
     std::string failed = co_await (*server)->handshake();
     if (!failed.empty()) {
-      upstream.error = "TLS to " + name + " at " + destination_text(who.original) + " failed: " +
-                       failed;
+      upstream.error =
+          "TLS to " + name + " at " + destination_text(who.original) + " failed: " + failed;
       co_return upstream;
     }
     upstream.stream = std::make_unique<TlsStream>(std::move(*server));

@@ -38,13 +38,13 @@ struct WebClient {
 // What happened on a connection, or to one request on it: the proxy's report to the runner.
 struct WebObservation {
   WebClient client;
-  bool http = false;          // layer "http" (a request) or "tls" (a connection)
-  std::string name;           // SNI, or Host for plain HTTP
-  std::string url;            // http: the request's URL
-  std::string method;         // http
-  int status = 0;             // http: the response status, 0 if none
+  bool http = false;   // layer "http" (a request) or "tls" (a connection)
+  std::string name;    // SNI, or Host for plain HTTP
+  std::string url;     // http: the request's URL
+  std::string method;  // http
+  int status = 0;      // http: the response status, 0 if none
   bool allowed = false;
-  bool would_block = false;   // audit mode
+  bool would_block = false;  // audit mode
   const policy::Rule* rule = nullptr;
   std::string reason;
   std::string suggested_rule;
@@ -61,7 +61,7 @@ struct WebProxyHooks {
 
 struct WebProxyConfig {
   bool audit = false;
-  bool inspect_all = false;               // --inspect: intercept every allowed TLS host
+  bool inspect_all = false;  // --inspect: intercept every allowed TLS host
   std::set<std::uint16_t> http_ports{80};
   std::set<std::uint16_t> tls_ports{443};
   std::vector<std::string> upstream_ca_files;  // --upstream-ca, trusted besides the system store

@@ -87,6 +87,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::size_t heads = 0;
   std::size_t ends = 0;
   std::uint64_t forwarded = 0;
+  std::uint64_t decoded = 0;  // body bytes of the current message, from the events' spans
   bool failed = false;
   for (std::size_t at = 0; at < input.size(); at += step) {
     const auto piece = input.subspan(at, std::min(step, input.size() - at));
@@ -105,9 +106,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           check(heads == ends + 1 && event.length > 0);
           check(event.offset <= piece.size() && event.length <= piece.size() - event.offset);
           forwarded += event.length;
+          for (const auto& [offset, length] : event.data) {
+            check(offset >= event.offset && length <= event.offset + event.length - offset);
+            decoded += length;
+          }
           break;
         case StreamEvent::Kind::message_end:
           check(heads == ends + 1 && event.offset <= piece.size());
+          check(event.body_bytes == decoded);
+          decoded = 0;
           ++ends;
           break;
         case StreamEvent::Kind::error:

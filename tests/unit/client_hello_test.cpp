@@ -278,10 +278,14 @@ TEST(ClientHello, CorruptLengths) {
   Bytes longer = bytes;
   longer[8] = static_cast<std::uint8_t>(longer[8] + 1);
   EXPECT_EQ(status_of(longer), "need_more");
-  // Record length one long: more bytes are needed.
+  // Record length one long: the record would run past the hello, known without waiting.
   Bytes record_longer = bytes;
   record_longer[4] = static_cast<std::uint8_t>(record_longer[4] + 1);
-  EXPECT_EQ(status_of(record_longer), "need_more");
+  EXPECT_EQ(status_of(record_longer), "malformed");
+  // Record length one short: the hello continues in a record that has not come yet.
+  Bytes record_shorter = bytes;
+  record_shorter[4] = static_cast<std::uint8_t>(record_shorter[4] - 1);
+  EXPECT_EQ(status_of(Bytes(record_shorter.begin(), record_shorter.end() - 1)), "need_more");
 
   // Inner lengths, on a hand-built hello whose layout is known.
   const Bytes message = handshake({{0, sni("a.example")}, {16, alpn_ext({"h2"})}});

@@ -24,6 +24,7 @@ struct Transcript {
   std::vector<RequestHead> heads;
   std::vector<std::uint64_t> body_bytes;  // per message_end
   std::string forwarded;                  // raw heads and body slices, in order
+  std::string decoded;                    // the bodies without chunk framing
   std::string error;
   std::size_t errors = 0;
 };
@@ -50,6 +51,11 @@ Transcript run(std::string_view input, std::size_t chunk = 0, RequestStream* reu
         case Kind::body:
           EXPECT_LE(event.offset + event.length, piece.size());
           transcript.forwarded += piece.substr(event.offset, event.length);
+          for (const auto& [offset, length] : event.data) {
+            EXPECT_GE(offset, event.offset);
+            EXPECT_LE(offset + length, event.offset + event.length);
+            transcript.decoded += piece.substr(offset, length);
+          }
           break;
         case Kind::message_end:
           EXPECT_LE(event.offset, piece.size());
@@ -102,6 +108,7 @@ void expect_three(const Transcript& t, const std::string& label) {
   std::string without_empty_line = kThreeRequests;
   without_empty_line.erase(without_empty_line.find("\r\n\r\n\r\nPUT") + 4, 2);
   EXPECT_EQ(t.forwarded, without_empty_line);
+  EXPECT_EQ(t.decoded, "hello worlddata");
 }
 
 TEST(RequestStream, KeepAliveThreeRequests) {
@@ -116,6 +123,7 @@ TEST(RequestStream, KeepAliveThreeRequests) {
     first.body_bytes.insert(first.body_bytes.end(), second.body_bytes.begin(),
                             second.body_bytes.end());
     first.forwarded += second.forwarded;
+    first.decoded += second.decoded;
     first.error += second.error;
     expect_three(first, "cut at " + std::to_string(cut));
   }

@@ -42,28 +42,29 @@ json event(const std::string& decision, const std::string& layer, const std::str
 }
 
 json report_with(json events, const std::string& mode = "block") {
-  return {{"version", 1},
-          {"tool", {{"name", "cgfw"}, {"version", "0.1.0"}}},
-          {"mode", mode},
-          {"command", {"make", "test"}},
-          {"exit_status", 0},
-          {"signal", nullptr},
-          {"cgfw_exit_status", 0},
-          {"started_at", "2026-11-21T13:00:00.000000Z"},
-          {"ended_at", "2026-11-21T13:00:01.000000Z"},
-          {"policy",
-           {{"sources", {"egress.txt"}},
-            {"rules", {{{"id", 0}, {"text", "*.allowed.test:80"}, {"location", "egress.txt:2:1"}}}}}},
-          {"events", events},
-          {"summary",
-           {{"events", events.size()},
-            {"allowed", 1},
-            {"blocked", 2},
-            {"would_block", 0},
-            {"destinations", json::array()},
-            {"names", json::array()},
-            {"kernel", json::object()}}},
-          {"warnings", json::array()}};
+  return {
+      {"version", 1},
+      {"tool", {{"name", "cgfw"}, {"version", "0.1.0"}}},
+      {"mode", mode},
+      {"command", {"make", "test"}},
+      {"exit_status", 0},
+      {"signal", nullptr},
+      {"cgfw_exit_status", 0},
+      {"started_at", "2026-11-21T13:00:00.000000Z"},
+      {"ended_at", "2026-11-21T13:00:01.000000Z"},
+      {"policy",
+       {{"sources", {"egress.txt"}},
+        {"rules", {{{"id", 0}, {"text", "*.allowed.test:80"}, {"location", "egress.txt:2:1"}}}}}},
+      {"events", events},
+      {"summary",
+       {{"events", events.size()},
+        {"allowed", 1},
+        {"blocked", 2},
+        {"would_block", 0},
+        {"destinations", json::array()},
+        {"names", json::array()},
+        {"kernel", json::object()}}},
+      {"warnings", json::array()}};
 }
 
 json blocked_name(const std::string& name) {
@@ -100,7 +101,8 @@ TEST(Markdown, BlockRunVerdictAndTables) {
                              allowed_by_rule("x.allowed.test", "198.51.100.10")});
   report["events"][1]["qtype"] = "AAAA";
   std::string md = make_markdown(report);
-  EXPECT_TRUE(md.starts_with("**cgfw: 2 destinations blocked** (block mode) — `make test`\n")) << md;
+  EXPECT_TRUE(md.starts_with("**cgfw: 2 destinations blocked** (block mode) — `make test`\n"))
+      << md;
   EXPECT_TRUE(has_line(md, "### Blocked")) << md;
   EXPECT_TRUE(has_line(md, "| Destination | Port | Layer | Process | Count | Rule to add |")) << md;
   EXPECT_TRUE(has_line(md, "| evil.test | — | dns | /usr/bin/curl | 2 | `evil.test:443` |")) << md;
@@ -144,13 +146,15 @@ TEST(Markdown, AuditRunSuggestsTheAllowList) {
       "**cgfw: 1 destination not in the allow list** (audit mode: nothing was blocked)"))
       << md;
   EXPECT_TRUE(has_line(md, "### Would be blocked")) << md;
-  EXPECT_TRUE(has_line(md, "| pypi.example.org | 443/tcp | dns, packet | /usr/bin/curl | 2 | "
-                           "`pypi.example.org:443` |"))
+  EXPECT_TRUE(has_line(md,
+                       "| pypi.example.org | 443/tcp | dns, packet | /usr/bin/curl | 2 | "
+                       "`pypi.example.org:443` |"))
       << md;
   EXPECT_TRUE(has_line(md, "### Suggested allow list")) << md;
   auto block = md.find("```text\n");
   ASSERT_NE(block, std::string::npos) << md;
-  EXPECT_NE(md.find("\npypi.example.org:443  # needed by /usr/bin/curl\n", block), std::string::npos)
+  EXPECT_NE(md.find("\npypi.example.org:443  # needed by /usr/bin/curl\n", block),
+            std::string::npos)
       << md;
   EXPECT_NE(md.find("\n```\n", block + 8), std::string::npos) << "the block is closed";
 }
@@ -179,8 +183,9 @@ TEST(Markdown, WarningsAndSuspiciousNames) {
   report["warnings"] = {"the ring buffer was full: 3 events lost"};
   std::string md = make_markdown(report);
   EXPECT_TRUE(has_line(md, "### Suspicious names")) << md;
-  EXPECT_TRUE(has_line(md, "| `*.allowed.test:80` | aGVsbG8gd29ybGQgdGhpcyBpcyBzZWNyZXQ.allowed.test | "
-                           "/usr/bin/curl | 1 | label of 35 characters |"))
+  EXPECT_TRUE(has_line(md,
+                       "| `*.allowed.test:80` | aGVsbG8gd29ybGQgdGhpcyBpcyBzZWNyZXQ.allowed.test | "
+                       "/usr/bin/curl | 1 | label of 35 characters |"))
       << md;
   EXPECT_TRUE(has_line(md, "### Warnings")) << md;
   EXPECT_TRUE(has_line(md, "- the ring buffer was full: 3 events lost")) << md;
@@ -189,31 +194,38 @@ TEST(Markdown, WarningsAndSuspiciousNames) {
 
 TEST(Markdown, RealReports) {
   std::string block = make_markdown(load(kData + "/report-block.json"));
-  EXPECT_TRUE(block.starts_with("**cgfw: 4 destinations blocked** (block mode) — `sh -c ")) << block;
-  EXPECT_TRUE(has_line(block, "| 198.51.100.12 | 80/tcp | packet | /usr/bin/curl | 1 | change "
-                              "`198.51.100.12:443` (egress.txt:3:1) to `198.51.100.12:80,443` |"))
+  EXPECT_TRUE(block.starts_with("**cgfw: 4 destinations blocked** (block mode) — `sh -c "))
       << block;
-  EXPECT_TRUE(has_line(block, "| 198.51.100.11 (y.allowed.test) | 8080/tcp | packet | /usr/bin/curl | "
-                              "1 | change `*.allowed.test:80` (egress.txt:2:1) to "
-                              "`*.allowed.test:80,8080` |"))
+  EXPECT_TRUE(has_line(block,
+                       "| 198.51.100.12 | 80/tcp | packet | /usr/bin/curl | 1 | change "
+                       "`198.51.100.12:443` (egress.txt:3:1) to `198.51.100.12:80,443` |"))
+      << block;
+  EXPECT_TRUE(has_line(block,
+                       "| 198.51.100.11 (y.allowed.test) | 8080/tcp | packet | /usr/bin/curl | "
+                       "1 | change `*.allowed.test:80` (egress.txt:2:1) to "
+                       "`*.allowed.test:80,8080` |"))
       << block;
   std::string audit = make_markdown(load(kData + "/report-audit.json"));
-  EXPECT_TRUE(audit.starts_with("**cgfw: 4 destinations not in the allow list** (audit mode")) << audit;
-  EXPECT_TRUE(has_line(audit, "| y.allowed.test | 80/tcp | dns, packet | /usr/bin/curl | 3 | "
-                              "`y.allowed.test:80` |"))
+  EXPECT_TRUE(audit.starts_with("**cgfw: 4 destinations not in the allow list** (audit mode"))
+      << audit;
+  EXPECT_TRUE(has_line(audit,
+                       "| y.allowed.test | 80/tcp | dns, packet | /usr/bin/curl | 3 | "
+                       "`y.allowed.test:80` |"))
       << audit;
 }
 
 #ifdef CGFW_TOOL_BINARY
 TEST(CgfwTool, ReportShowPrintsTheMarkdown) {
-  auto result = testing::run_command({CGFW_TOOL_BINARY, "report", "show", kData + "/report-block.json"});
+  auto result =
+      testing::run_command({CGFW_TOOL_BINARY, "report", "show", kData + "/report-block.json"});
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(result.out, make_markdown(load(kData + "/report-block.json")));
 
   auto missing = testing::run_command({CGFW_TOOL_BINARY, "report", "show", "/nonexistent/r.json"});
   EXPECT_EQ(missing.exit_code, 2);
-  EXPECT_NE(missing.err.find("cannot read the report /nonexistent/r.json: No such file or directory"),
-            std::string::npos)
+  EXPECT_NE(
+      missing.err.find("cannot read the report /nonexistent/r.json: No such file or directory"),
+      std::string::npos)
       << missing.err;
   auto usage = testing::run_command({CGFW_TOOL_BINARY, "report"});
   EXPECT_EQ(usage.exit_code, 2);

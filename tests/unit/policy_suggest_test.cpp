@@ -25,8 +25,8 @@ json load(const std::string& path) {
 }
 
 json process(int pid, const std::string& exe) {
-  return {{"pid", pid},   {"exe", exe},     {"cmdline", {exe}},         {"comm", "x"},
-          {"ppid", 1},    {"gone", false},  {"ancestors", json::array()}};
+  return {{"pid", pid}, {"exe", exe},    {"cmdline", {exe}},          {"comm", "x"},
+          {"ppid", 1},  {"gone", false}, {"ancestors", json::array()}};
 }
 
 // Audit mode: a name looked up (would be blocked), with the addresses of its answer.
@@ -49,8 +49,8 @@ json lookup(const std::string& name, std::vector<std::string> answers, int pid =
 }
 
 // Audit mode: a connection (would be blocked).
-json connect(const std::string& ip, int port, int pid = 100, const std::string& exe = "/usr/bin/curl",
-             const std::string& protocol = "tcp") {
+json connect(const std::string& ip, int port, int pid = 100,
+             const std::string& exe = "/usr/bin/curl", const std::string& protocol = "tcp") {
   return {{"time", "2026-11-21T13:00:00.000002Z"},
           {"decision", "allowed"},
           {"would_block", true},
@@ -65,12 +65,9 @@ json connect(const std::string& ip, int port, int pid = 100, const std::string& 
 }
 
 json report_with(json events, const std::string& mode = "audit", json rules = json::array()) {
-  return {{"version", 1},
-          {"mode", mode},
-          {"command", {"make"}},
-          {"policy", {{"sources", {"egress.txt"}}, {"rules", rules}}},
-          {"events", events},
-          {"warnings", json::array()}};
+  return {{"version", 1},        {"mode", mode},
+          {"command", {"make"}}, {"policy", {{"sources", {"egress.txt"}}, {"rules", rules}}},
+          {"events", events},    {"warnings", json::array()}};
 }
 
 // The rule lines of a suggestion, checked to parse exactly as the runner would read the file.
@@ -100,8 +97,9 @@ TEST(PolicySuggest, NamesGetThePortsTheirProcessUsed) {
   EXPECT_EQ(rules_of(text), (Rules{"y.example.org:80,8080", "198.51.100.11:80"})) << text;
   EXPECT_TRUE(has_line(text, "y.example.org:80,8080  # needed by /usr/bin/curl")) << text;
   EXPECT_TRUE(has_line(text, "198.51.100.11:80  # needed by /usr/bin/wget")) << text;
-  EXPECT_TRUE(text.starts_with("# cgfw allow list suggested by 'cgfw policy suggest' from 1 report "
-                               "(audit mode)\n"))
+  EXPECT_TRUE(
+      text.starts_with("# cgfw allow list suggested by 'cgfw policy suggest' from 1 report "
+                       "(audit mode)\n"))
       << text;
 }
 
@@ -125,8 +123,8 @@ TEST(PolicySuggest, CommentsNameEveryProcess) {
 }
 
 TEST(PolicySuggest, SiblingsFoldIntoAWildcardAtTheThreshold) {
-  json three = report_with({lookup("a.example.org", {}), lookup("b.example.org", {}),
-                            lookup("c.example.org", {})});
+  json three = report_with(
+      {lookup("a.example.org", {}), lookup("b.example.org", {}), lookup("c.example.org", {})});
   EXPECT_EQ(rules_of(suggest_policy({three})),
             (Rules{"a.example.org:443", "b.example.org:443", "c.example.org:443"}));
 
@@ -163,10 +161,11 @@ TEST(PolicySuggest, NeverAWildcardOverAPublicSuffix) {
   json report = report_with({});
   for (std::string name : {"a.github.io", "b.github.io", "c.github.io", "d.github.io",  // private
                            "a.co.uk", "b.co.uk", "c.co.uk", "d.co.uk",                  // ICANN
-                           "one.com", "two.com", "three.com", "four.com",              // TLD
-                           "a.corp", "b.corp", "c.corp", "d.corp"})                   // one label
+                           "one.com", "two.com", "three.com", "four.com",               // TLD
+                           "a.corp", "b.corp", "c.corp", "d.corp"})                     // one label
     report["events"].push_back(lookup(name, {}));
-  for (std::string name : {"api.github.com", "raw.github.com", "codeload.github.com", "uploads.github.com"})
+  for (std::string name :
+       {"api.github.com", "raw.github.com", "codeload.github.com", "uploads.github.com"})
     report["events"].push_back(lookup(name, {}));
   Rules rules = rules_of(suggest_policy({report}));
   EXPECT_EQ(rules.size(), 17u) << "16 exact names and one wildcard";
@@ -180,20 +179,21 @@ TEST(PolicySuggest, NeverAWildcardOverAPublicSuffix) {
 }
 
 TEST(PolicySuggest, UdpAndTcpForOneName) {
-  json report = report_with({lookup("media.example.org", {"198.51.100.30"}),
-                             connect("198.51.100.30", 443), connect("198.51.100.30", 3478, 100,
-                                                                    "/usr/bin/curl", "udp"),
-                             lookup("stun.example.org", {"198.51.100.31"}),
-                             connect("198.51.100.31", 3478, 100, "/usr/bin/curl", "udp"),
-                             connect("2001:db8::31", 5353, 300, "/usr/bin/dig", "udp"),
-                             connect("2001:db8::31", 443, 300, "/usr/bin/dig")});
+  json report =
+      report_with({lookup("media.example.org", {"198.51.100.30"}), connect("198.51.100.30", 443),
+                   connect("198.51.100.30", 3478, 100, "/usr/bin/curl", "udp"),
+                   lookup("stun.example.org", {"198.51.100.31"}),
+                   connect("198.51.100.31", 3478, 100, "/usr/bin/curl", "udp"),
+                   connect("2001:db8::31", 5353, 300, "/usr/bin/dig", "udp"),
+                   connect("2001:db8::31", 443, 300, "/usr/bin/dig")});
   std::string text = suggest_policy({report});
   EXPECT_EQ(rules_of(text),
             (Rules{"media.example.org:443", "stun.example.org:3478/udp", "198.51.100.30:3478/udp",
                    "[2001:db8::31]:443", "[2001:db8::31]:5353/udp"}))
       << text;
-  EXPECT_TRUE(has_line(text, "198.51.100.30:3478/udp  # needed by /usr/bin/curl; UDP to "
-                             "media.example.org"))
+  EXPECT_TRUE(has_line(text,
+                       "198.51.100.30:3478/udp  # needed by /usr/bin/curl; UDP to "
+                       "media.example.org"))
       << text;
 }
 
@@ -221,6 +221,20 @@ TEST(PolicySuggest, UrlRulesGroupedByFirstSegment) {
       << text;
 }
 
+TEST(PolicySuggest, UrlToAnAddressIsAllowedByAddress) {
+  // A URL rule's host must be a name the address was resolved for; an address host is not.
+  json request = connect("203.0.113.11", 80);
+  request["layer"] = "http";
+  request["domain"] = "203.0.113.11";
+  request["url"] = "http://203.0.113.11/index.html";
+  json v6 = connect("2001:db8::11", 443, 100);
+  v6["layer"] = "tls";
+  v6["domain"] = "2001:db8::11";
+  v6["url"] = "https://[2001:db8::11]/x";
+  std::string text = suggest_policy({report_with({request, v6})});
+  EXPECT_EQ(rules_of(text), (Rules{"203.0.113.11:80", "[2001:db8::11]:443"})) << text;
+}
+
 TEST(PolicySuggest, BlockedEventsOnlyWhenAsked) {
   json blocked_name = lookup("evil.example.org", {});
   blocked_name["decision"] = "blocked";
@@ -245,8 +259,9 @@ TEST(PolicySuggest, BlockedEventsOnlyWhenAsked) {
   EXPECT_EQ(rules_of(with_blocked),
             (Rules{"evil.example.org:443", "203.0.113.9:22", "198.51.100.12:80,443"}))
       << with_blocked;
-  EXPECT_TRUE(has_line(with_blocked, "198.51.100.12:80,443  # replaces egress.txt:3:1 "
-                                     "'198.51.100.12:443'; needed by /usr/bin/curl"))
+  EXPECT_TRUE(has_line(with_blocked,
+                       "198.51.100.12:80,443  # replaces egress.txt:3:1 "
+                       "'198.51.100.12:443'; needed by /usr/bin/curl"))
       << with_blocked;
   EXPECT_TRUE(with_blocked.starts_with(
       "# cgfw allow list suggested by 'cgfw policy suggest' from 1 report (block mode)\n"));
@@ -295,7 +310,8 @@ TEST(PolicySuggest, MergesReportsStablyAndDedupes) {
   EXPECT_EQ(ab, suggest_policy({two, one}));
   EXPECT_EQ(rules_of(ab), (Rules{"a.example.org:443", "203.0.113.7:80"}));
   EXPECT_TRUE(has_line(ab, "a.example.org:443  # needed by /usr/bin/curl, /usr/bin/git")) << ab;
-  EXPECT_TRUE(ab.starts_with("# cgfw allow list suggested by 'cgfw policy suggest' from 2 reports"));
+  EXPECT_TRUE(
+      ab.starts_with("# cgfw allow list suggested by 'cgfw policy suggest' from 2 reports"));
 }
 
 TEST(PolicySuggest, RealAuditReport) {
@@ -308,15 +324,16 @@ TEST(PolicySuggest, RealAuditReport) {
 #ifdef CGFW_TOOL_BINARY
 TEST(CgfwTool, PolicySuggestAndCheck) {
   testing::TempDir dir;
-  auto suggested = testing::run_command({CGFW_TOOL_BINARY, "policy", "suggest",
-                                         kData + "/report-audit.json", kData + "/report-block.json",
-                                         "--include-blocked"});
+  auto suggested =
+      testing::run_command({CGFW_TOOL_BINARY, "policy", "suggest", kData + "/report-audit.json",
+                            kData + "/report-block.json", "--include-blocked"});
   ASSERT_EQ(suggested.exit_code, 0) << suggested.err;
   EXPECT_EQ(suggested.out,
             suggest_policy({load(kData + "/report-audit.json"), load(kData + "/report-block.json")},
                            SuggestOptions{.include_blocked = true}));
   std::string file = dir.write("suggested.txt", suggested.out);
-  auto ok = testing::run_command({CGFW_TOOL_BINARY, "policy", "check", file, kData + "/egress.txt"});
+  auto ok =
+      testing::run_command({CGFW_TOOL_BINARY, "policy", "check", file, kData + "/egress.txt"});
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_EQ(ok.out, "ok: " + std::to_string(rules_of(suggested.out).size() + 2) + " rules\n");
 

@@ -18,7 +18,8 @@ using nlohmann::json;
 using testing::run_command;
 using testing::TempDir;
 
-const std::string kSchema = std::string(CGFW_SOURCE_DIR) + "/reports/schema/sarif-schema-2.1.0.json";
+const std::string kSchema =
+    std::string(CGFW_SOURCE_DIR) + "/reports/schema/sarif-schema-2.1.0.json";
 const std::string kData = std::string(CGFW_SOURCE_DIR) + "/tests/unit/data";
 
 // "" when `sarif` is valid against the shipped OASIS schema (draft-07), else the validator's
@@ -26,13 +27,13 @@ const std::string kData = std::string(CGFW_SOURCE_DIR) + "/tests/unit/data";
 std::string sarif_schema_errors(const json& sarif) {
   TempDir dir;
   std::string path = dir.write("log.sarif", sarif.dump());
-  auto result = run_command(
-      {"/usr/bin/python3", "-c",
-       "import json,sys,jsonschema\n"
-       "schema=json.load(open(sys.argv[1]))\n"
-       "jsonschema.Draft7Validator.check_schema(schema)\n"
-       "jsonschema.Draft7Validator(schema).validate(json.load(open(sys.argv[2])))\n",
-       kSchema, path});
+  auto result =
+      run_command({"/usr/bin/python3", "-c",
+                   "import json,sys,jsonschema\n"
+                   "schema=json.load(open(sys.argv[1]))\n"
+                   "jsonschema.Draft7Validator.check_schema(schema)\n"
+                   "jsonschema.Draft7Validator(schema).validate(json.load(open(sys.argv[2])))\n",
+                   kSchema, path});
   std::string output = result.out + result.err;
   return result.exit_code == 0 ? "" : output.empty() ? "validator failed" : output;
 }
@@ -73,15 +74,9 @@ json dns_blocked(const std::string& name, const std::string& qtype, int pid,
 json packet(const std::string& decision, const std::string& ip, int port, int pid,
             const std::string& reason = "no rule allows this address",
             const std::string& time = "2026-11-21T13:00:00.000002Z") {
-  json event = {{"time", time},
-                {"decision", decision},
-                {"would_block", false},
-                {"layer", "packet"},
-                {"protocol", "tcp"},
-                {"ip", ip},
-                {"port", port},
-                {"count", 1},
-                {"process", process(pid)}};
+  json event = {{"time", time},      {"decision", decision}, {"would_block", false},
+                {"layer", "packet"}, {"protocol", "tcp"},    {"ip", ip},
+                {"port", port},      {"count", 1},           {"process", process(pid)}};
   if (decision == "blocked") {
     event["reason"] = reason;
     event["suggested_rule"] = ip + ":" + std::to_string(port);
@@ -89,10 +84,10 @@ json packet(const std::string& decision, const std::string& ip, int port, int pi
   return event;
 }
 
-json report_with(json events, const std::string& mode = "block",
-                 json sources = {"egress.txt"},
-                 json rules = {{{"id", 0}, {"text", "*.allowed.test:80"}, {"location", "egress.txt:2:1"}},
-                               {{"id", 1}, {"text", "198.51.100.12:443"}, {"location", "egress.txt:3:1"}}}) {
+json report_with(json events, const std::string& mode = "block", json sources = {"egress.txt"},
+                 json rules = {
+                     {{"id", 0}, {"text", "*.allowed.test:80"}, {"location", "egress.txt:2:1"}},
+                     {{"id", 1}, {"text", "198.51.100.12:443"}, {"location", "egress.txt:3:1"}}}) {
   return {{"version", 1},
           {"tool", {{"name", "cgfw"}, {"version", "0.1.0"}}},
           {"mode", mode},
@@ -138,10 +133,10 @@ TEST(SarifSchema, ShippedSchemaIsTheOfficialDraft07One) {
 
 TEST(Sarif, TwoBlockedDestinationsAreExactlyTwoResults) {
   // evil.test asked twice (A, AAAA); 198.51.100.11:80 tried by two curl processes.
-  json report = report_with({dns_blocked("evil.test", "A", 100), dns_blocked("evil.test", "AAAA", 100),
-                             packet("blocked", "198.51.100.11", 80, 101),
-                             packet("blocked", "198.51.100.11", 80, 102),
-                             packet("allowed", "198.51.100.10", 80, 103)});
+  json report = report_with(
+      {dns_blocked("evil.test", "A", 100), dns_blocked("evil.test", "AAAA", 100),
+       packet("blocked", "198.51.100.11", 80, 101), packet("blocked", "198.51.100.11", 80, 102),
+       packet("allowed", "198.51.100.10", 80, 103)});
   json sarif = make_sarif(report, data_context());
   EXPECT_EQ(sarif_schema_errors(sarif), "");
   ASSERT_EQ(results(sarif).size(), 2u) << sarif.dump(2);
@@ -177,8 +172,8 @@ TEST(Sarif, FingerprintsDoNotDependOnPidsOrTimes) {
   json first = report_with({dns_blocked("evil.test", "A", 100, "2026-11-21T13:00:00.000001Z"),
                             packet("blocked", "198.51.100.11", 80, 101)});
   json second = report_with({dns_blocked("evil.test", "A", 7777, "2027-01-01T00:00:00.000001Z"),
-                             packet("blocked", "198.51.100.11", 80, 8888, "no rule allows this address",
-                                    "2027-01-01T00:00:01.000001Z")});
+                             packet("blocked", "198.51.100.11", 80, 8888,
+                                    "no rule allows this address", "2027-01-01T00:00:01.000001Z")});
   json a = make_sarif(first, data_context());
   json b = make_sarif(second, data_context());
   ASSERT_EQ(results(a).size(), 2u);
@@ -201,8 +196,8 @@ TEST(Sarif, FingerprintsDoNotDependOnPidsOrTimes) {
 }
 
 TEST(Sarif, PortMismatchPointsAtTheRuleAndWidensIt) {
-  json report = report_with(
-      {packet("blocked", "198.51.100.12", 80, 100, "a rule allows this address, but not port 80/tcp")});
+  json report = report_with({packet("blocked", "198.51.100.12", 80, 100,
+                                    "a rule allows this address, but not port 80/tcp")});
   json sarif = make_sarif(report, data_context());
   EXPECT_EQ(sarif_schema_errors(sarif), "");
   ASSERT_EQ(results(sarif).size(), 1u);
@@ -271,8 +266,8 @@ TEST(Sarif, AllowFilePathsBecomeRelativeUris) {
 
   // An allow file that cannot be read: the last line a rule came from.
   json gone_rules = {{{"id", 0}, {"text", "a.example"}, {"location", "gone.txt:7:3"}}};
-  json gone = report_with({packet("blocked", "198.51.100.11", 80, 100)}, "block", {"gone.txt"},
-                          gone_rules);
+  json gone =
+      report_with({packet("blocked", "198.51.100.11", 80, 100)}, "block", {"gone.txt"}, gone_rules);
   EXPECT_EQ(location_of(results(make_sarif(gone, context))[0])["region"]["startLine"], 7);
 }
 
@@ -291,35 +286,53 @@ TEST(Sarif, EveryKind) {
                      {"rule", {{"text", "*.allowed.test:80"}, {"location", "egress.txt:2:1"}}},
                      {"count", 1},
                      {"process", process(200)}};
-  json fronting = packet("blocked", "198.51.100.11", 443, 201,
-                         "TLS name api.allowed.test was not resolved to this address (domain fronting)");
+  json fronting =
+      packet("blocked", "198.51.100.11", 443, 201,
+             "TLS name api.allowed.test was not resolved to this address (domain fronting)");
   fronting["layer"] = "tls";
   fronting["domain"] = "api.allowed.test";
   json url = packet("blocked", "198.51.100.10", 443, 202, "no URL rule allows this request");
   url["layer"] = "http";
   url["domain"] = "x.allowed.test";
   url["url"] = "https://x.allowed.test/org/repo/archive.tar.gz?token=1";
+  json literal = packet("blocked", "203.0.113.11", 80, 204, "no URL rule allows this request");
+  literal["layer"] = "http";
+  literal["domain"] = "203.0.113.11";
+  literal["url"] = "http://203.0.113.11/a/b";
   json audit = packet("allowed", "203.0.113.10", 443, 203);
   audit["would_block"] = true;
   audit["reason"] = "no rule allows this address";
   audit["suggested_rule"] = "203.0.113.10:443";
-  json report = report_with({suspicious, fronting, url, audit});
+  json report = report_with({suspicious, fronting, url, literal, audit});
   json sarif = make_sarif(report, data_context());
   EXPECT_EQ(sarif_schema_errors(sarif), "");
   std::map<std::string, json> by_rule;
-  for (const auto& result : results(sarif)) by_rule[result["ruleId"]] = result;
+  json by_address;
+  for (const auto& result : results(sarif)) {
+    if (result["properties"]["ip"] == "203.0.113.11")
+      by_address = result;
+    else
+      by_rule[result["ruleId"]] = result;
+  }
   ASSERT_EQ(by_rule.size(), 4u) << sarif.dump(2);
+  EXPECT_EQ(by_address["ruleId"], "blocked-url");
+  EXPECT_EQ(by_address["properties"]["rulesToAdd"], json({"203.0.113.11:80"}))
+      << "a URL to an address is allowed by an address rule";
+  EXPECT_FALSE(by_address["properties"].contains("domain"));
   EXPECT_EQ(by_rule["dns-exfiltration-shaped-name"]["level"], "warning") << "even when allowed";
   EXPECT_EQ(location_of(by_rule["dns-exfiltration-shaped-name"])["region"]["startLine"], 2)
       << "the wildcard that let it through";
-  EXPECT_EQ(by_rule["dns-exfiltration-shaped-name"]["properties"]["destination"], "*.allowed.test:80");
+  EXPECT_EQ(by_rule["dns-exfiltration-shaped-name"]["properties"]["destination"],
+            "*.allowed.test:80");
   EXPECT_EQ(by_rule["domain-fronting"]["level"], "error");
   EXPECT_EQ(by_rule["domain-fronting"]["properties"]["rulesToAdd"], json::array());
   EXPECT_EQ(by_rule["blocked-url"]["properties"]["destination"],
             "https://x.allowed.test/org/repo/archive.tar.gz");
-  EXPECT_EQ(by_rule["blocked-url"]["properties"]["rulesToAdd"], json({"https://x.allowed.test/org*"}));
+  EXPECT_EQ(by_rule["blocked-url"]["properties"]["rulesToAdd"],
+            json({"https://x.allowed.test/org*"}));
   EXPECT_EQ(by_rule["audit-not-in-allow-list"]["level"], "note");
-  EXPECT_EQ(by_rule["audit-not-in-allow-list"]["properties"]["rulesToAdd"], json({"203.0.113.10:443"}));
+  EXPECT_EQ(by_rule["audit-not-in-allow-list"]["properties"]["rulesToAdd"],
+            json({"203.0.113.10:443"}));
 }
 
 TEST(Sarif, ToolRunAndInvocation) {
@@ -372,7 +385,8 @@ TEST(Sarif, RealBlockReport) {
   EXPECT_EQ(sarif_schema_errors(sarif), "");
   std::multiset<std::string> ids;
   for (const auto& result : results(sarif)) ids.insert(result["ruleId"]);
-  EXPECT_EQ(ids, (std::multiset<std::string>{"blocked-domain", "blocked-ip", "blocked-ip", "blocked-ip"}));
+  EXPECT_EQ(ids, (std::multiset<std::string>{"blocked-domain", "blocked-ip", "blocked-ip",
+                                             "blocked-ip"}));
   EXPECT_EQ(sarif["runs"][0]["invocations"][0]["executionSuccessful"], true);
   json audit = make_sarif(load(kData + "/report-audit.json"), data_context());
   EXPECT_EQ(sarif_schema_errors(audit), "");
@@ -384,8 +398,9 @@ TEST(Sarif, RealBlockReport) {
 TEST(CgfwTool, ReportSarifWritesAValidLog) {
   TempDir dir;
   std::string out = dir.file("out.sarif");
-  auto result = run_command({CGFW_TOOL_BINARY, "report", "sarif", kData + "/report-block.json", "-o",
-                             out, "--workflow-ref", "o/r/.github/workflows/ci.yml@refs/heads/main"});
+  auto result =
+      run_command({CGFW_TOOL_BINARY, "report", "sarif", kData + "/report-block.json", "-o", out,
+                   "--workflow-ref", "o/r/.github/workflows/ci.yml@refs/heads/main"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   json sarif = load(out);
   EXPECT_EQ(sarif_schema_errors(sarif), "");

@@ -32,8 +32,8 @@ ClientHello hello(const std::string& sni) {
 }
 
 struct Facts {
-  std::set<std::string> resolved;      // names the destination was resolved for
-  std::set<std::string> intercepted;   // names with URL rules
+  std::set<std::string> resolved;     // names the destination was resolved for
+  std::set<std::string> intercepted;  // names with URL rules
   TlsDecision decide(const policy::Policy& policy, const ClientHello& h, const Destination& d) {
     return decide_tls(
         policy, h, d, [&](const std::string& n) { return resolved.count(n) > 0; },
