@@ -133,10 +133,9 @@ static __always_inline int is_loopback_dest(const struct cgfw_original_dest *des
 	return dest->addr[15] == 1;
 }
 
-/* TCP to an HTTP or TLS port goes to cgfw's web proxy, which reads the server name / Host and
- * decides. Loopback destinations stay direct unless loopback is policed. */
-static __always_inline int redirect_web(struct bpf_sock_addr *ctx, int family,
-					const struct cgfw_original_dest *dest)
+/* Is this a TCP connection the web proxy should judge by name (an HTTP or TLS port)? Loopback
+ * destinations stay direct unless loopback is policed. */
+static __always_inline int is_web_destination(const struct cgfw_original_dest *dest)
 {
 	__u16 port = dest->port;
 
@@ -144,8 +143,13 @@ static __always_inline int redirect_web(struct bpf_sock_addr *ctx, int family,
 		return 0;
 	if (!bpf_map_lookup_elem(&redirect_ports, &port))
 		return 0;
-	if (!cfg_police_loopback && is_loopback_dest(dest))
-		return 0;
+	return cfg_police_loopback || !is_loopback_dest(dest);
+}
+
+/* Sends the connection to the web proxy, which reads the server name / Host and decides. */
+static __always_inline void redirect_web(struct bpf_sock_addr *ctx, int family,
+					 const struct cgfw_original_dest *dest)
+{
 	if (family == AF_INET) {
 		ctx->user_ip4 = bpf_htonl(0x7f000001);
 		ctx->user_port = bpf_htons(cfg_web_port4);
@@ -163,7 +167,6 @@ static __always_inline int redirect_web(struct bpf_sock_addr *ctx, int family,
 		ctx->user_port = bpf_htons(cfg_web_port6);
 	}
 	count(CGFW_COUNTER_WEB_REDIRECTED);
-	return 1;
 }
 
 static __always_inline int handle_sock_addr(struct bpf_sock_addr *ctx, int family,
@@ -181,8 +184,6 @@ static __always_inline int handle_sock_addr(struct bpf_sock_addr *ctx, int famil
 	record_destination(ctx, family, &dest);
 	if (redirect_dns(ctx, family, &dest))
 		return 1;
-	if (call == CGFW_CALL_CONNECT && redirect_web(ctx, family, &dest))
-		return 1;
 	if (call == CGFW_CALL_CONNECT && dest.protocol != IPPROTO_TCP)
 		return 1;
 
@@ -195,6 +196,12 @@ static __always_inline int handle_sock_addr(struct bpf_sock_addr *ctx, int famil
 	pkt.dport = dest.port;
 	__builtin_memcpy(pkt.daddr, dest.addr, 16);
 	pass = enforce(&origin, &pkt, 0, &d);
+	/* HTTP/TLS ports: an address nothing could allow was refused just now (fast EPERM); one a
+	 * rule or a DNS answer allows goes on to the web proxy, which judges the name or URL. */
+	if (pass && call == CGFW_CALL_CONNECT && is_web_destination(&dest)) {
+		redirect_web(ctx, family, &dest);
+		return 1;
+	}
 	if (owner && call == CGFW_CALL_CONNECT) {
 		owner->allowed = pass && d.verdict == CGFW_VERDICT_ALLOW;
 		owner->allowed_dport = dest.port;

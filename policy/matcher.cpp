@@ -65,6 +65,22 @@ const Rule* match_url_host(const Policy& policy, std::string_view name) {
   return nullptr;
 }
 
+std::vector<const Rule*> rules_for_name(const Policy& policy, std::string_view name) {
+  std::vector<const Rule*> found;
+  if (name.empty()) return found;
+  for (const Rule& rule : policy.rules) {
+    Policy one;  // the single-rule questions reuse the matchers above
+    if (rule.kind == RuleKind::domain || rule.kind == RuleKind::wildcard) {
+      one.rules.push_back(rule);
+      if (match_domain(one, name)) found.push_back(&rule);
+    } else if (rule.kind == RuleKind::url) {
+      one.rules.push_back(rule);
+      if (match_url_host(one, name)) found.push_back(&rule);
+    }
+  }
+  return found;
+}
+
 bool allows_port(const Rule& rule, std::uint16_t port, Transport transport) {
   if (rule.ports.empty()) return transport == Transport::tcp;
   return std::any_of(rule.ports.begin(), rule.ports.end(), [&](const PortRange& range) {

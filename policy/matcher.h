@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "policy/rule.h"
 
@@ -24,6 +25,10 @@ const Rule* match_domain(const Policy& policy, std::string_view name);
 // Such a name must resolve (its addresses bound to the URL's port) so that the web proxy can
 // check its URLs.
 const Rule* match_url_host(const Policy& policy, std::string_view name);
+
+// Every domain, wildcard and URL rule that names `name`, in order: an address learned for the
+// name is allowed with the ports of all of them.
+std::vector<const Rule*> rules_for_name(const Policy& policy, std::string_view name);
 
 // True when `rule` (of any kind) allows `port` on `transport`. No ports = every TCP port.
 bool allows_port(const Rule& rule, std::uint16_t port, Transport transport);

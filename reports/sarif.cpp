@@ -30,7 +30,7 @@ struct KindText {
   const char* precision;
   const char* short_description;
   const char* full_description;
-  const char* help_markdown;  // the plain-text help is this without the backticks
+  const char* help_markdown;  // the plain-text help is this without its Markdown marks
 };
 
 constexpr const char* kHowToAllow =
@@ -101,10 +101,17 @@ const KindText& kind_text(FindingKind kind) {
   return kTexts.at(kind);
 }
 
-std::string strip_backticks(std::string text) {
+// The plain-text help: the Markdown without its code and bold marks ('*' of wildcards stays).
+std::string plain_text(const std::string& markdown) {
   std::string out;
-  for (char c : text)
-    if (c != '`' && c != '*') out.push_back(c);
+  for (std::size_t i = 0; i < markdown.size(); ++i) {
+    if (markdown[i] == '`') continue;
+    if (markdown.compare(i, 2, "**") == 0) {
+      ++i;
+      continue;
+    }
+    out.push_back(markdown[i]);
+  }
   return out;
 }
 
@@ -131,7 +138,7 @@ json rule_descriptor(FindingKind kind) {
       {"name", text.name},
       {"shortDescription", {{"text", text.short_description}}},
       {"fullDescription", {{"text", text.full_description}}},
-      {"help", {{"text", strip_backticks(markdown)}, {"markdown", markdown}}},
+      {"help", {{"text", plain_text(markdown)}, {"markdown", markdown}}},
       {"helpUri", std::string(kHelpUri) + "#" + kind_id(kind)},
       {"defaultConfiguration", {{"level", text.level}}},
       {"properties",

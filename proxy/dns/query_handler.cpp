@@ -165,8 +165,14 @@ void QueryHandler::on_answer(const QueryInfo& query, DnsObservation observation,
       not_learned.push_back(text);
       continue;
     }
-    auto put = learned_.learn(learned.family, learned.address, *observation.rule, learned.ttl,
-                              query.question.name, now);
+    // Every rule naming the host contributes its ports (a domain rule for :80 and a URL rule
+    // for https, say).
+    Status put = Ok{};
+    for (const policy::Rule* rule : policy::rules_for_name(policy_, query.question.name)) {
+      put = learned_.learn(learned.family, learned.address, *rule, learned.ttl, query.question.name,
+                           now);
+      if (!put) break;
+    }
     if (!put) {
       if (settings_.audit) {
         not_learned.push_back(text + " (" + put.error().message + ")");

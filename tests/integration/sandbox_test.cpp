@@ -68,8 +68,12 @@ TEST_F(Sandbox, AllowedAddressIsReached) {
   EXPECT_EQ(result.err, "") << "quiet when nothing is blocked";
   ASSERT_TRUE(net_->wait_for_hits("198.51.100.10", 80, 1, 5s));
   ASSERT_TRUE(result.report);
+  // One packet event (the connect), one http event (the request, checked by the web proxy).
   auto events = events_for(*result.report, "198.51.100.10", 80);
-  ASSERT_EQ(events.size(), 1u);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0]["layer"], "packet");
+  EXPECT_EQ(events[1]["layer"], "http");
+  EXPECT_EQ(events[1]["url"], "http://198.51.100.10/");
   EXPECT_EQ(events[0]["decision"], "allowed");
   EXPECT_EQ(events[0]["rule"]["text"], "198.51.100.10");
   EXPECT_EQ(events[0]["rule"]["location"], "--allow #1:1:1");

@@ -354,6 +354,10 @@ TEST(Sarif, ToolRunAndInvocation) {
     EXPECT_TRUE(rule["defaultConfiguration"].contains("level"));
     EXPECT_FALSE(rule["properties"]["tags"].empty());
   }
+  std::string help = driver["rules"][0]["help"]["text"];
+  EXPECT_NE(help.find("What happened: "), std::string::npos) << help;
+  EXPECT_NE(help.find("*.example.com:443"), std::string::npos) << "wildcards keep their '*'";
+  EXPECT_EQ(help.find('`'), std::string::npos) << help;
   EXPECT_EQ(ids, (std::vector<std::string>{"blocked-domain", "blocked-ip", "blocked-url",
                                            "domain-fronting", "dns-exfiltration-shaped-name",
                                            "audit-not-in-allow-list"}));
@@ -381,6 +385,8 @@ TEST(Sarif, WorkflowFileFromRef) {
 
 TEST(Sarif, RealBlockReport) {
   json report = load(kData + "/report-block.json");
+  ASSERT_EQ(testing::schema_errors(report), "") << "the saved report is a real one";
+  ASSERT_EQ(testing::schema_errors(load(kData + "/report-audit.json")), "");
   json sarif = make_sarif(report, data_context());
   EXPECT_EQ(sarif_schema_errors(sarif), "");
   std::multiset<std::string> ids;
