@@ -28,6 +28,15 @@ std::variant<Options, int> parse_options(int argc, const char* const* argv) {
   app.add_option("--report-json", options.report_json,
                  "write the JSON report here when the run ends")
       ->type_name("FILE");
+  app.add_option("--report-sarif", options.report_sarif,
+                 "write a SARIF 2.1.0 report here when the run ends (GitHub code scanning)")
+      ->type_name("FILE");
+  app.add_option("--report-md", options.report_md,
+                 "write a Markdown summary here when the run ends (also appended to "
+                 "$GITHUB_STEP_SUMMARY when set)")
+      ->type_name("FILE");
+  app.add_flag("--fail-on-block", options.fail_on_block,
+               "exit 3 when anything was blocked, even if the command succeeded");
   app.add_option("--user", options.user,
                  "run COMMAND as USER (default: the invoking user when run via sudo)")
       ->type_name("USER");
@@ -68,7 +77,8 @@ std::variant<Options, int> parse_options(int argc, const char* const* argv) {
   app.add_flag("-q,--quiet", quiet, "announce nothing on stderr; the reports keep everything");
   app.footer(
       "Exit status: COMMAND's own; 128+N if it was killed by signal N; 125 if cgfw itself "
-      "failed; 126 if COMMAND cannot be executed; 127 if it is not found.\n"
+      "failed; 126 if COMMAND cannot be executed; 127 if it is not found; 3 with "
+      "--fail-on-block when anything was blocked and COMMAND succeeded.\n"
       "Rules: see docs/rules.md. Example: cgfw-sandbox -a github.com -a 198.51.100.0/24:443 -- "
       "make");
 

@@ -14,12 +14,17 @@ namespace cgfw::runner {
 inline constexpr int kExitCgfwFailed = 125;
 inline constexpr int kExitCannotExecute = 126;
 inline constexpr int kExitNotFound = 127;
+// --fail-on-block and something was blocked, though the command itself succeeded.
+inline constexpr int kExitBlocked = 3;
 
 struct Options {
   std::vector<std::string> allow_rules;  // -a/--allow, in order
   std::vector<std::string> allow_files;  // -f/--allow-file, in order
   bool audit = false;
   std::optional<std::string> report_json;
+  std::optional<std::string> report_sarif;  // --report-sarif FILE
+  std::optional<std::string> report_md;     // --report-md FILE
+  bool fail_on_block = false;               // --fail-on-block: exit 3 when anything was blocked
   std::optional<std::string> user;
   bool no_loopback = false;
   std::vector<std::string> dns_upstreams;  // --dns-upstream, in order

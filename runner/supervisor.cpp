@@ -22,6 +22,8 @@
 #include "proxy/tls/web_proxy.h"
 #include "reports/journal.h"
 #include "reports/json_report.h"
+#include "reports/markdown.h"
+#include "reports/sarif.h"
 #include "runner/announcer.h"
 #include "runner/cgroup.h"
 #include "runner/child.h"
@@ -445,25 +447,48 @@ int run_sandbox(const Options& options) {
   if (cgfw_failed) exit_status = kExitCgfwFailed;
 
   auto totals = journal.totals();
+  if (options.fail_on_block && totals.blocked > 0 && exit_status == 0) exit_status = kExitBlocked;
+  reports::RunInfo run;
+  run.mode = options.audit ? "audit" : "block";
+  run.command = options.command;
+  run.exit_status = command_exit;
+  run.signal = command_signal;
+  run.cgfw_exit_status = exit_status;
+  run.started_at = started_at;
+  run.ended_at = std::chrono::system_clock::now();
+  run.policy = &*policy;
+  run.kernel_counters = counters;
+  run.warnings = warnings;
+  // The JSON report is the source of the other two: one model, three views.
+  nlohmann::json report = reports::make_report(run, journal);
+  auto write_text = [&](const std::string& path, const std::string& text, bool append) {
+    FILE* file = std::fopen(path.c_str(), append ? "a" : "w");
+    if (!file || std::fwrite(text.data(), 1, text.size(), file) != text.size()) {
+      spdlog::error("cannot write {}: {}", path, std::strerror(errno));
+      exit_status = kExitCgfwFailed;
+    }
+    if (file) std::fclose(file);
+  };
   if (options.report_json) {
-    reports::RunInfo run;
-    run.mode = options.audit ? "audit" : "block";
-    run.command = options.command;
-    run.exit_status = command_exit;
-    run.signal = command_signal;
-    run.cgfw_exit_status = exit_status;
-    run.started_at = started_at;
-    run.ended_at = std::chrono::system_clock::now();
-    run.policy = &*policy;
-    run.kernel_counters = counters;
-    run.warnings = warnings;
-    if (auto written =
-            reports::write_json_file(*options.report_json, reports::make_report(run, journal));
-        !written) {
+    if (auto written = reports::write_json_file(*options.report_json, report); !written) {
       spdlog::error("{}", written.error().message);
       exit_status = kExitCgfwFailed;
     }
   }
+  if (options.report_sarif) {
+    auto sarif = reports::make_sarif(report, reports::sarif_context_from_environment());
+    if (auto written = reports::write_json_file(*options.report_sarif, sarif); !written) {
+      spdlog::error("{}", written.error().message);
+      exit_status = kExitCgfwFailed;
+    }
+  }
+  std::string markdown;
+  if (options.report_md || std::getenv("GITHUB_STEP_SUMMARY"))
+    markdown = reports::make_markdown(report);
+  if (options.report_md) write_text(*options.report_md, markdown, false);
+  if (const char* summary = std::getenv("GITHUB_STEP_SUMMARY"); summary && *summary)
+    write_text(summary, markdown + "\n", true);
+
   // One count per distinct thing the user would add a rule for: a name, or an address and port.
   std::set<std::string> blocked_names;
   std::set<std::string> blocked_urls;
