@@ -94,8 +94,31 @@ enum cgfw_sock_call {
  * refused TCP connect() fails at once with EPERM instead of retrying SYNs until it times out.
  * A UDP connect() sends nothing (ping and glibc's address sorting use it as a route probe): it
  * is only recorded; its packets are judged when sent. The egress program checks every packet. */
-/* DNS, whatever resolver it names (loopback included), goes to cgfw's DNS proxy. An IPv6 socket
- * asking for an IPv4-mapped resolver is sent to the IPv4 proxy through its mapped address. */
+/* Points the socket at one of cgfw's proxies: 127.0.0.1:port4 for IPv4 sockets and for IPv6
+ * sockets asking for an IPv4-mapped destination, [::1]:port6 otherwise. */
+static __always_inline void rewrite_to_proxy(struct bpf_sock_addr *ctx, int family,
+					     const struct cgfw_original_dest *dest, __u16 port4,
+					     __u16 port6)
+{
+	if (family == AF_INET) {
+		ctx->user_ip4 = bpf_htonl(0x7f000001);
+		ctx->user_port = bpf_htons(port4);
+	} else if (dest->family == AF_INET) {
+		ctx->user_ip6[0] = 0;
+		ctx->user_ip6[1] = 0;
+		ctx->user_ip6[2] = bpf_htonl(0xffff);
+		ctx->user_ip6[3] = bpf_htonl(0x7f000001);
+		ctx->user_port = bpf_htons(port4);
+	} else {
+		ctx->user_ip6[0] = 0;
+		ctx->user_ip6[1] = 0;
+		ctx->user_ip6[2] = 0;
+		ctx->user_ip6[3] = bpf_htonl(1);
+		ctx->user_port = bpf_htons(port6);
+	}
+}
+
+/* DNS, whatever resolver it names (loopback included), goes to cgfw's DNS proxy. */
 static __always_inline int redirect_dns(struct bpf_sock_addr *ctx, int family,
 					const struct cgfw_original_dest *dest)
 {
@@ -103,22 +126,7 @@ static __always_inline int redirect_dns(struct bpf_sock_addr *ctx, int family,
 		return 0;
 	if (dest->protocol != IPPROTO_UDP && dest->protocol != IPPROTO_TCP)
 		return 0;
-	if (family == AF_INET) {
-		ctx->user_ip4 = bpf_htonl(0x7f000001);
-		ctx->user_port = bpf_htons(cfg_dns_port4);
-	} else if (dest->family == AF_INET) {
-		ctx->user_ip6[0] = 0;
-		ctx->user_ip6[1] = 0;
-		ctx->user_ip6[2] = bpf_htonl(0xffff);
-		ctx->user_ip6[3] = bpf_htonl(0x7f000001);
-		ctx->user_port = bpf_htons(cfg_dns_port4);
-	} else {
-		ctx->user_ip6[0] = 0;
-		ctx->user_ip6[1] = 0;
-		ctx->user_ip6[2] = 0;
-		ctx->user_ip6[3] = bpf_htonl(1);
-		ctx->user_port = bpf_htons(cfg_dns_port6);
-	}
+	rewrite_to_proxy(ctx, family, dest, cfg_dns_port4, cfg_dns_port6);
 	count(CGFW_COUNTER_DNS_REDIRECTED);
 	return 1;
 }
@@ -150,22 +158,7 @@ static __always_inline int is_web_destination(const struct cgfw_original_dest *d
 static __always_inline void redirect_web(struct bpf_sock_addr *ctx, int family,
 					 const struct cgfw_original_dest *dest)
 {
-	if (family == AF_INET) {
-		ctx->user_ip4 = bpf_htonl(0x7f000001);
-		ctx->user_port = bpf_htons(cfg_web_port4);
-	} else if (dest->family == AF_INET) {
-		ctx->user_ip6[0] = 0;
-		ctx->user_ip6[1] = 0;
-		ctx->user_ip6[2] = bpf_htonl(0xffff);
-		ctx->user_ip6[3] = bpf_htonl(0x7f000001);
-		ctx->user_port = bpf_htons(cfg_web_port4);
-	} else {
-		ctx->user_ip6[0] = 0;
-		ctx->user_ip6[1] = 0;
-		ctx->user_ip6[2] = 0;
-		ctx->user_ip6[3] = bpf_htonl(1);
-		ctx->user_port = bpf_htons(cfg_web_port6);
-	}
+	rewrite_to_proxy(ctx, family, dest, cfg_web_port4, cfg_web_port6);
 	count(CGFW_COUNTER_WEB_REDIRECTED);
 }
 

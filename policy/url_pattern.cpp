@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <string>
 
+#include "common/uri_chars.h"
 #include "policy/domain_name.h"
 #include "policy/ip_literal.h"
 #include "policy/port_spec.h"
@@ -15,30 +16,16 @@ namespace {
 
 constexpr std::string_view kSchemeSeparator = "://";
 
-bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-bool is_unreserved(char c) {
-  return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
-}
+using uri::hex_value;
+using uri::is_alpha;
+using uri::is_digit;
+using uri::is_unreserved;
+using uri::percent_encode;
 
 // RFC 3986 pchar and '/', less '%' (checked on its own) and '*' (only the trailing one is allowed).
 bool is_path_char(char c) {
   static constexpr std::string_view kOthers = "!$&'()+,;=:@/";
   return is_unreserved(c) || kOthers.find(c) != std::string_view::npos;
-}
-
-int hex_value(char c) {
-  if (is_digit(c)) return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string percent_encode(unsigned char byte) {
-  char text[4];
-  std::snprintf(text, sizeof text, "%%%02X", byte);
-  return text;
 }
 
 // One spelling per path, so that the proxy compares like with like: %XX of an unreserved

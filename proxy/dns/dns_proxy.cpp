@@ -8,12 +8,14 @@
 #include <deque>
 
 #include <spdlog/spdlog.h>
+
 #include <asio/ip/tcp.hpp>
 #include <asio/ip/udp.hpp>
 #include <asio/ip/v6_only.hpp>
 #include <asio/read.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/write.hpp>
+#include "proxy/endpoint.h"
 
 namespace cgfw::dns {
 namespace {
@@ -24,23 +26,6 @@ using asio::ip::udp;
 constexpr auto kTcpIdleLimit = std::chrono::seconds(10);
 constexpr std::size_t kTcpMaxInFlight = 64;
 constexpr auto kExpirySweep = std::chrono::seconds(30);
-
-template <typename Endpoint>
-void endpoint_key(const Endpoint& endpoint, int& family, Address& address) {
-  address = {};
-  auto ip = endpoint.address();
-  if (ip.is_v6() && ip.to_v6().is_v4_mapped())
-    ip = asio::ip::make_address_v4(asio::ip::v4_mapped, ip.to_v6());
-  if (ip.is_v4()) {
-    family = AF_INET;
-    auto bytes = ip.to_v4().to_bytes();
-    std::copy(bytes.begin(), bytes.end(), address.begin());
-  } else {
-    family = AF_INET6;
-    auto bytes = ip.to_v6().to_bytes();
-    std::copy(bytes.begin(), bytes.end(), address.begin());
-  }
-}
 
 // One TCP client: length-prefixed messages, several in flight at once (RFC 7766 pipelining),
 // answers written in completion order, one idle deadline so a slow client holds nothing long.
@@ -189,7 +174,7 @@ class UdpListener {
   void serve(std::size_t size) {
     int family = 0;
     Address address{};
-    endpoint_key(peer_, family, address);
+    proxy::endpoint_key(peer_, family, address);
     auto client = hooks_.identify(family, address, peer_.port(), IPPROTO_UDP);
     if (!client) {
       spdlog::debug("DNS proxy: dropped a datagram from {}:{} that no sandboxed socket sent",
@@ -233,7 +218,7 @@ class TcpListener {
     if (ec) return;
     int family = 0;
     Address address{};
-    endpoint_key(peer, family, address);
+    proxy::endpoint_key(peer, family, address);
     auto client = hooks_.identify(family, address, peer.port(), IPPROTO_TCP);
     if (!client) {
       spdlog::debug("DNS proxy: refused a TCP connection from {}:{} that no sandboxed socket made",

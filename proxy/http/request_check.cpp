@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "common/uri_chars.h"
 #include "policy/ip_literal.h"
 #include "policy/matcher.h"
 #include "proxy/http/http_syntax.h"
@@ -14,12 +15,11 @@
 namespace cgfw::http {
 namespace {
 
-bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-bool is_unreserved(char c) {
-  return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
-}
+using uri::hex_value;
+using uri::is_alpha;
+using uri::is_digit;
+using uri::is_unreserved;
+using uri::percent_encode;
 
 // RFC 3986 pchar and '/', less '%' (checked on its own) and ';' (refused, see normalize_path).
 bool is_path_char(char c) {
@@ -27,22 +27,9 @@ bool is_path_char(char c) {
   return is_unreserved(c) || kOthers.find(c) != std::string_view::npos;
 }
 
-int hex_value(char c) {
-  if (is_digit(c)) return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 std::string hex_byte(unsigned char byte) {
   char text[8];
   std::snprintf(text, sizeof text, "0x%02x", byte);
-  return text;
-}
-
-std::string percent_encode(unsigned char byte) {
-  char text[4];
-  std::snprintf(text, sizeof text, "%%%02X", byte);
   return text;
 }
 

@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include <spdlog/spdlog.h>
+
 #include <asio/co_spawn.hpp>
 #include <asio/connect.hpp>
 #include <asio/detached.hpp>
@@ -13,6 +14,7 @@
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
+#include "proxy/endpoint.h"
 
 #include "ca/run_ca.h"
 #include "policy/matcher.h"
@@ -40,22 +42,6 @@ void arm_deadline(asio::steady_timer& timer, tcp::socket& socket,
     std::error_code ignored;
     socket.close(ignored);
   });
-}
-
-void endpoint_key(const tcp::endpoint& endpoint, int& family, dns::Address& address) {
-  address = {};
-  auto ip = endpoint.address();
-  if (ip.is_v6() && ip.to_v6().is_v4_mapped())
-    ip = asio::ip::make_address_v4(asio::ip::v4_mapped, ip.to_v6());
-  if (ip.is_v4()) {
-    family = AF_INET;
-    auto bytes = ip.to_v4().to_bytes();
-    std::copy(bytes.begin(), bytes.end(), address.begin());
-  } else {
-    family = AF_INET6;
-    auto bytes = ip.to_v6().to_bytes();
-    std::copy(bytes.begin(), bytes.end(), address.begin());
-  }
 }
 
 tcp::endpoint endpoint_of(const Destination& destination) {
@@ -143,7 +129,7 @@ asio::awaitable<void> WebProxy::serve(tcp::socket client) {
   if (ec) co_return;
   int family = 0;
   dns::Address address{};
-  endpoint_key(peer, family, address);
+  proxy::endpoint_key(peer, family, address);
   auto who = hooks_.identify(family, address, peer.port());
   if (!who) {
     // Not a connection the kernel redirected from the sandbox: nobody else may use the proxy.
