@@ -6,6 +6,7 @@
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -85,7 +86,7 @@ ExecPlan make_plan(const std::vector<std::string>& command, const Credentials& c
 
 // Runs in the child. Never returns: exec or _exit after reporting errno on `error_fd`.
 [[noreturn]] void exec_child(const ExecPlan& plan, const Credentials& creds, int error_fd,
-                             int cgroup_fd_for_fallback) {
+                             int cgroup_fd_for_fallback, bool privileged) {
   auto fail = [&](int err) {
     ssize_t ignored = ::write(error_fd, &err, sizeof(err));
     (void)ignored;
@@ -99,6 +100,13 @@ ExecPlan make_plan(const std::vector<std::string>& command, const Credentials& c
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT}) ::signal(sig, SIG_DFL);
+  // Out of the bounding set, a capability is gone for good: no setuid binary, sudo included,
+  // can give it back. Done while still root (it takes CAP_SETPCAP).
+  if (!privileged) {
+    for (int capability : kDroppedCapabilities) {
+      if (::prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0 && errno != EINVAL) fail(errno);
+    }
+  }
   if (creds.change) {
     if (::setgroups(creds.groups.size(), creds.groups.data()) != 0) fail(errno);
     if (::setresgid(creds.gid, creds.gid, creds.gid) != 0) fail(errno);
@@ -140,7 +148,7 @@ Result<Credentials> resolve_credentials(const std::optional<std::string>& user) 
 
 Result<Child> spawn_in_cgroup(const std::vector<std::string>& command, int cgroup_fd,
                               const Credentials& credentials,
-                              const std::vector<std::string>& extra_env) {
+                              const std::vector<std::string>& extra_env, bool privileged) {
   ExecPlan plan = make_plan(command, credentials, extra_env);
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0)
@@ -163,7 +171,7 @@ Result<Child> spawn_in_cgroup(const std::vector<std::string>& command, int cgrou
     pid = ::fork();
   }
   if (pid < 0) return make_error(std::string("cannot start the command: ") + std::strerror(errno));
-  if (pid == 0) exec_child(plan, credentials, error_write.get(), fallback_cgroup_fd);
+  if (pid == 0) exec_child(plan, credentials, error_write.get(), fallback_cgroup_fd, privileged);
 
   error_write.reset();
   child.pid = static_cast<pid_t>(pid);

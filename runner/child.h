@@ -24,6 +24,15 @@ struct Credentials {
 // --user NAME|UID, else SUDO_UID/SUDO_GID when run via sudo, else unchanged.
 Result<Credentials> resolve_credentials(const std::optional<std::string>& user);
 
+// Capabilities no process in the sandbox may ever hold, not even root reached through sudo:
+// each would let it undo the sandbox (SYS_ADMIN: mounts, namespaces, cgroup moves; BPF and
+// PERFMON: detach or read programs; NET_ADMIN: routes, nftables, interfaces; NET_RAW: raw and
+// packet sockets around the proxies; SYS_MODULE: kernel modules; SYS_PTRACE: take over cgfw or
+// another process; SYS_BOOT: kexec). Package managers need none of them.
+inline constexpr int kDroppedCapabilities[] = {21 /*SYS_ADMIN*/,  39 /*BPF*/,    38 /*PERFMON*/,
+                                               12 /*NET_ADMIN*/,  13 /*NET_RAW*/, 16 /*SYS_MODULE*/,
+                                               19 /*SYS_PTRACE*/, 22 /*SYS_BOOT*/};
+
 struct Child {
   pid_t pid = -1;
   UniqueFd pidfd;
@@ -34,8 +43,10 @@ struct Child {
 // it, a fork that joins cgroup.procs before exec), with every fd but 0/1/2 closed, signals reset
 // and credentials dropped. Waits until exec succeeded or failed.
 // `extra_env` entries ("NAME=value") are added to, or replace, the inherited environment.
+// Unless `privileged`, kDroppedCapabilities leave the bounding set before exec.
 Result<Child> spawn_in_cgroup(const std::vector<std::string>& command, int cgroup_fd,
                               const Credentials& credentials,
-                              const std::vector<std::string>& extra_env = {});
+                              const std::vector<std::string>& extra_env = {},
+                              bool privileged = false);
 
 }  // namespace cgfw::runner

@@ -37,6 +37,9 @@ std::variant<Options, int> parse_options(int argc, const char* const* argv) {
       ->type_name("FILE");
   app.add_flag("--fail-on-block", options.fail_on_block,
                "exit 3 when anything was blocked, even if the command succeeded");
+  app.add_flag("--allow-privileged", options.allow_privileged,
+               "do not take CAP_SYS_ADMIN, CAP_BPF, CAP_NET_ADMIN and the other capabilities "
+               "that could undo the sandbox away from the command (weakens it; reported)");
   app.add_option("--user", options.user,
                  "run COMMAND as USER (default: the invoking user when run via sudo)")
       ->type_name("USER");

@@ -389,7 +389,15 @@ int run_sandbox(const Options& options) {
   UniqueFd signal_fd(::signalfd(-1, &forwarded, SFD_NONBLOCK | SFD_CLOEXEC));
   if (!signal_fd.valid()) return fail(std::string("signalfd: ") + std::strerror(errno));
 
-  auto child = spawn_in_cgroup(options.command, (*cgroup)->fd(), *credentials, job_env);
+  if (options.allow_privileged) {
+    std::string warning =
+        "--allow-privileged: the command keeps every capability, so root inside the sandbox "
+        "(sudo) can undo it; use this only for jobs you trust";
+    spdlog::warn("{}", warning);
+    warnings.push_back(warning);
+  }
+  auto child = spawn_in_cgroup(options.command, (*cgroup)->fd(), *credentials, job_env,
+                               options.allow_privileged);
   if (!child) return fail(child.error().message);
 
   int exit_status = kExitCgfwFailed;

@@ -244,9 +244,11 @@ TEST_F(Sandbox, IcmpIsBlocked) {
   EXPECT_NE(result.err.find("icmp is never allowed"), std::string::npos) << result.err;
 }
 
+// With every capability kept (--allow-privileged), the kernel would let root open a raw socket;
+// the sock_create program still refuses it.
 TEST_F(Sandbox, RawSocketIsRefused) {
   auto result = run_sandbox(
-      {"-a", "198.51.100.10"},
+      {"-a", "198.51.100.10", "--allow-privileged"},
       python("import socket\n"
              "try:\n socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP); "
              "print('created')\n"
@@ -254,6 +256,45 @@ TEST_F(Sandbox, RawSocketIsRefused) {
   EXPECT_EQ(result.out, "refused\n") << result.err;
   ASSERT_TRUE(result.report);
   EXPECT_EQ((*result.report)["summary"]["kernel"]["raw_sockets_refused"], 1);
+}
+
+// Root inside the sandbox (as after sudo) has lost the capabilities that could undo it.
+TEST_F(Sandbox, RootInsideHasNoCapabilityToUndoTheSandbox) {
+  auto result = run_sandbox(
+      {"-a", "198.51.100.10"},
+      {"sh", "-c",
+       "grep CapBnd /proc/self/status; "
+       "ip link add cgfwesc0 type dummy 2>/dev/null && echo 'link added' || echo 'no NET_ADMIN'; "
+       "/usr/bin/python3 -c \"import socket\n"
+       "try:\n socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP); print('raw')\n"
+       "except PermissionError: print('no NET_RAW')\"; "
+       "mount -t tmpfs none /mnt 2>/dev/null && echo mounted || echo 'no SYS_ADMIN'; "
+       "touch /tmp/cgfw-root-can-write && echo 'still root for files' && rm /tmp/cgfw-root-can-write"});
+  EXPECT_EQ(result.exit_status, 0) << result.err;
+  // The test's own bounding set, less SYS_ADMIN(21) BPF(39) PERFMON(38) NET_ADMIN(12)
+  // NET_RAW(13) SYS_MODULE(16) SYS_PTRACE(19) SYS_BOOT(22).
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  std::uint64_t all = 0;
+  while (std::getline(status, line))
+    if (line.rfind("CapBnd:", 0) == 0) all = std::stoull(line.substr(7), nullptr, 16);
+  ASSERT_NE(all, 0u);
+  std::uint64_t dropped = (1ull << 21) | (1ull << 39) | (1ull << 38) | (1ull << 12) |
+                          (1ull << 13) | (1ull << 16) | (1ull << 19) | (1ull << 22);
+  char expected[64];
+  std::snprintf(expected, sizeof(expected), "CapBnd:\t%016llx\n",
+                static_cast<unsigned long long>(all & ~dropped));
+  EXPECT_EQ(result.out.rfind(expected, 0), 0u) << result.out;
+  EXPECT_NE(result.out.find("no NET_ADMIN\nno NET_RAW\nno SYS_ADMIN\nstill root for files\n"),
+            std::string::npos)
+      << result.out;
+  EXPECT_EQ(run_command({"ip", "link", "show", "cgfwesc0"}).exit_code, 1);
+
+  auto privileged = run_sandbox({"--allow-privileged"}, {"grep", "CapBnd", "/proc/self/status"});
+  EXPECT_NE(privileged.err.find("--allow-privileged"), std::string::npos);
+  ASSERT_TRUE(privileged.report);
+  EXPECT_NE(privileged.report->at("warnings").dump().find("--allow-privileged"),
+            std::string::npos);
 }
 
 TEST_F(Sandbox, AuditModeLetsEverythingThroughAndReportsIt) {
