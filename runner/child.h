@@ -29,9 +29,9 @@ Result<Credentials> resolve_credentials(const std::optional<std::string>& user);
 // PERFMON: detach or read programs; NET_ADMIN: routes, nftables, interfaces; NET_RAW: raw and
 // packet sockets around the proxies; SYS_MODULE: kernel modules; SYS_PTRACE: take over cgfw or
 // another process; SYS_BOOT: kexec). Package managers need none of them.
-inline constexpr int kDroppedCapabilities[] = {21 /*SYS_ADMIN*/,  39 /*BPF*/,    38 /*PERFMON*/,
-                                               12 /*NET_ADMIN*/,  13 /*NET_RAW*/, 16 /*SYS_MODULE*/,
-                                               19 /*SYS_PTRACE*/, 22 /*SYS_BOOT*/};
+inline constexpr int kDroppedCapabilities[] = {
+    21 /*SYS_ADMIN*/, 39 /*BPF*/,        38 /*PERFMON*/,    12 /*NET_ADMIN*/,
+    13 /*NET_RAW*/,   16 /*SYS_MODULE*/, 19 /*SYS_PTRACE*/, 22 /*SYS_BOOT*/};
 
 struct Child {
   pid_t pid = -1;

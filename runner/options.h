@@ -25,7 +25,8 @@ struct Options {
   std::optional<std::string> report_sarif;  // --report-sarif FILE
   std::optional<std::string> report_md;     // --report-md FILE
   bool fail_on_block = false;
-  bool allow_privileged = false;  // --allow-privileged: keep every capability (loudly reported)               // --fail-on-block: exit 3 when anything was blocked
+  bool allow_privileged = false;  // --allow-privileged: keep every capability (loudly reported) //
+                                  // --fail-on-block: exit 3 when anything was blocked
   std::optional<std::string> user;
   bool no_loopback = false;
   std::vector<std::string> dns_upstreams;  // --dns-upstream, in order

@@ -22,8 +22,6 @@
 #include "proxy/tls/web_proxy.h"
 #include "reports/journal.h"
 #include "reports/json_report.h"
-#include "reports/markdown.h"
-#include "reports/sarif.h"
 #include "runner/announcer.h"
 #include "runner/cgroup.h"
 #include "runner/child.h"
@@ -32,7 +30,9 @@
 #include "runner/flow_events.h"
 #include "runner/ip_allow_table.h"
 #include "runner/process_info.h"
+#include "runner/report_outputs.h"
 #include "runner/run_directory.h"
+#include "runner/run_loop.h"
 #include "runner/watchdog.h"
 
 namespace cgfw::runner {
@@ -95,93 +95,6 @@ struct KernelMapHandle : dns::KernelAllowMap {
   void remove(int family, const dns::Address& address) override {
     if (plane) plane->remove(family, address);
   }
-};
-
-// The event loop of a running sandbox: flow events, signals to forward, the child's exit, and
-// the watchdog's health. One asio io_context; every source is an fd.
-class RunLoop {
- public:
-  RunLoop(asio::io_context& io, DataPlane& plane, ExecTracker* execs, pid_t child, int child_pidfd,
-          int watchdog_pidfd, int signal_fd)
-      : io_(io),
-        plane_(plane),
-        execs_(execs),
-        child_(child),
-        events_(io_, ::dup(plane.events_epoll_fd())),
-        exec_events_(io_, ::dup(execs ? execs->epoll_fd() : plane.events_epoll_fd())),
-        child_exit_(io_, ::dup(child_pidfd)),
-        watchdog_exit_(io_, ::dup(watchdog_pidfd)),
-        signals_(io_, ::dup(signal_fd)) {}
-
-  // Runs until the child exits or the watchdog dies.
-  void run() {
-    wait_events();
-    if (execs_) wait_exec_events();
-    wait_signals();
-    // Every handler checks for cancellation before touching `this`: cancelled waits complete
-    // after the loop object is gone (the teardown still polls the io_context).
-    child_exit_.async_wait(asio::posix::descriptor_base::wait_read, [this](std::error_code error) {
-      if (error) return;
-      siginfo_t info{};
-      if (::waitid(P_PID, static_cast<id_t>(child_), &info, WEXITED) == 0) status_ = info;
-      io_.stop();
-    });
-    watchdog_exit_.async_wait(asio::posix::descriptor_base::wait_read,
-                              [this](std::error_code error) {
-                                if (error) return;
-                                watchdog_died_ = true;
-                                io_.stop();
-                              });
-    io_.restart();
-    io_.run();
-  }
-
-  std::optional<siginfo_t> child_status() const { return status_; }
-  bool watchdog_died() const { return watchdog_died_; }
-
- private:
-  void wait_events() {
-    events_.async_wait(asio::posix::descriptor_base::wait_read, [this](std::error_code error) {
-      if (error) return;
-      // Execs first: a flow's process exec'd before it connected, so its record is there.
-      if (execs_) execs_->consume();
-      plane_.consume_events();
-      wait_events();
-    });
-  }
-
-  void wait_exec_events() {
-    exec_events_.async_wait(asio::posix::descriptor_base::wait_read, [this](std::error_code error) {
-      if (error) return;
-      execs_->consume();
-      wait_exec_events();
-    });
-  }
-
-  void wait_signals() {
-    signals_.async_wait(asio::posix::descriptor_base::wait_read, [this](std::error_code error) {
-      if (error) return;
-      signalfd_siginfo info{};
-      while (::read(signals_.native_handle(), &info, sizeof(info)) == sizeof(info)) {
-        // A terminal's Ctrl-C already reached the child (same process group): only signals sent
-        // to cgfw alone (kill, timeout, the CI runner) are forwarded.
-        if (info.ssi_code != SI_KERNEL) ::kill(child_, static_cast<int>(info.ssi_signo));
-      }
-      wait_signals();
-    });
-  }
-
-  asio::io_context& io_;
-  DataPlane& plane_;
-  ExecTracker* execs_;
-  pid_t child_;
-  asio::posix::stream_descriptor events_;
-  asio::posix::stream_descriptor exec_events_;
-  asio::posix::stream_descriptor child_exit_;
-  asio::posix::stream_descriptor watchdog_exit_;
-  asio::posix::stream_descriptor signals_;
-  std::optional<siginfo_t> status_;
-  bool watchdog_died_ = false;
 };
 
 }  // namespace
@@ -469,33 +382,7 @@ int run_sandbox(const Options& options) {
   run.warnings = warnings;
   // The JSON report is the source of the other two: one model, three views.
   nlohmann::json report = reports::make_report(run, journal);
-  auto write_text = [&](const std::string& path, const std::string& text, bool append) {
-    FILE* file = std::fopen(path.c_str(), append ? "a" : "w");
-    if (!file || std::fwrite(text.data(), 1, text.size(), file) != text.size()) {
-      spdlog::error("cannot write {}: {}", path, std::strerror(errno));
-      exit_status = kExitCgfwFailed;
-    }
-    if (file) std::fclose(file);
-  };
-  if (options.report_json) {
-    if (auto written = reports::write_json_file(*options.report_json, report); !written) {
-      spdlog::error("{}", written.error().message);
-      exit_status = kExitCgfwFailed;
-    }
-  }
-  if (options.report_sarif) {
-    auto sarif = reports::make_sarif(report, reports::sarif_context_from_environment());
-    if (auto written = reports::write_json_file(*options.report_sarif, sarif); !written) {
-      spdlog::error("{}", written.error().message);
-      exit_status = kExitCgfwFailed;
-    }
-  }
-  std::string markdown;
-  if (options.report_md || std::getenv("GITHUB_STEP_SUMMARY"))
-    markdown = reports::make_markdown(report);
-  if (options.report_md) write_text(*options.report_md, markdown, false);
-  if (const char* summary = std::getenv("GITHUB_STEP_SUMMARY"); summary && *summary)
-    write_text(summary, markdown + "\n", true);
+  if (!write_reports(options, report)) exit_status = kExitCgfwFailed;
 
   // One count per distinct thing the user would add a rule for: a name, or an address and port.
   std::set<std::string> blocked_names;

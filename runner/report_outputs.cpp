@@ -1,0 +1,51 @@
+#include "runner/report_outputs.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include <spdlog/spdlog.h>
+
+#include "reports/json_report.h"
+#include "reports/markdown.h"
+#include "reports/sarif.h"
+
+namespace cgfw::runner {
+namespace {
+
+bool write_text(const std::string& path, const std::string& text, bool append) {
+  FILE* file = std::fopen(path.c_str(), append ? "a" : "w");
+  bool ok = file && std::fwrite(text.data(), 1, text.size(), file) == text.size();
+  if (file && std::fclose(file) != 0) ok = false;
+  if (!ok) spdlog::error("cannot write {}: {}", path, std::strerror(errno));
+  return ok;
+}
+
+bool write_json(const std::string& path, const nlohmann::json& document) {
+  auto written = reports::write_json_file(path, document);
+  if (!written) spdlog::error("{}", written.error().message);
+  return written.ok();
+}
+
+}  // namespace
+
+bool write_reports(const Options& options, const nlohmann::json& report) {
+  bool ok = true;
+  if (options.report_json) ok &= write_json(*options.report_json, report);
+  if (options.report_sarif)
+    ok &= write_json(*options.report_sarif,
+                     reports::make_sarif(report, reports::sarif_context_from_environment()));
+  const char* step_summary = std::getenv("GITHUB_STEP_SUMMARY");
+  bool to_step_summary = step_summary && *step_summary;
+  if (options.report_md || to_step_summary) {
+    std::string markdown = reports::make_markdown(report);
+    if (options.report_md) ok &= write_text(*options.report_md, markdown, false);
+    // Appended: earlier steps' summaries stay.
+    if (to_step_summary) ok &= write_text(step_summary, markdown + "\n", true);
+  }
+  return ok;
+}
+
+}  // namespace cgfw::runner

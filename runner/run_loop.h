@@ -1,0 +1,106 @@
+// The event loop of a running sandbox: flow and exec events, signals to forward, the child's
+// exit, and the watchdog's health, on the run's one asio io_context (the proxies share it).
+#pragma once
+
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <optional>
+
+#include <asio/io_context.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+
+#include "runner/data_plane.h"
+#include "runner/exec_tracker.h"
+
+namespace cgfw::runner {
+
+class RunLoop {
+ public:
+  RunLoop(asio::io_context& io, DataPlane& plane, ExecTracker* execs, pid_t child, int child_pidfd,
+          int watchdog_pidfd, int signal_fd)
+      : io_(io),
+        plane_(plane),
+        execs_(execs),
+        child_(child),
+        events_(io_, ::dup(plane.events_epoll_fd())),
+        exec_events_(io_, ::dup(execs ? execs->epoll_fd() : plane.events_epoll_fd())),
+        child_exit_(io_, ::dup(child_pidfd)),
+        watchdog_exit_(io_, ::dup(watchdog_pidfd)),
+        signals_(io_, ::dup(signal_fd)) {}
+
+  // Runs until the child exits or the watchdog dies.
+  void run() {
+    wait_events();
+    if (execs_) wait_exec_events();
+    wait_signals();
+    // Every handler checks for cancellation before touching `this`: cancelled waits complete
+    // after the loop object is gone (the teardown still polls the io_context).
+    child_exit_.async_wait(asio::posix::descriptor_base::wait_read, [this](std::error_code error) {
+      if (error) return;
+      siginfo_t info{};
+      if (::waitid(P_PID, static_cast<id_t>(child_), &info, WEXITED) == 0) status_ = info;
+      io_.stop();
+    });
+    watchdog_exit_.async_wait(asio::posix::descriptor_base::wait_read,
+                              [this](std::error_code error) {
+                                if (error) return;
+                                watchdog_died_ = true;
+                                io_.stop();
+                              });
+    io_.restart();
+    io_.run();
+  }
+
+  std::optional<siginfo_t> child_status() const { return status_; }
+  bool watchdog_died() const { return watchdog_died_; }
+
+ private:
+  void wait_events() {
+    events_.async_wait(asio::posix::descriptor_base::wait_read, [this](std::error_code error) {
+      if (error) return;
+      // Execs first: a flow's process exec'd before it connected, so its record is there.
+      if (execs_) execs_->consume();
+      plane_.consume_events();
+      wait_events();
+    });
+  }
+
+  void wait_exec_events() {
+    exec_events_.async_wait(asio::posix::descriptor_base::wait_read, [this](std::error_code error) {
+      if (error) return;
+      execs_->consume();
+      wait_exec_events();
+    });
+  }
+
+  void wait_signals() {
+    signals_.async_wait(asio::posix::descriptor_base::wait_read, [this](std::error_code error) {
+      if (error) return;
+      signalfd_siginfo info{};
+      while (::read(signals_.native_handle(), &info, sizeof(info)) == sizeof(info)) {
+        // A terminal's Ctrl-C already reached the child (same process group): only signals sent
+        // to cgfw alone (kill, timeout, the CI runner) are forwarded.
+        if (info.ssi_code != SI_KERNEL) ::kill(child_, static_cast<int>(info.ssi_signo));
+      }
+      wait_signals();
+    });
+  }
+
+  asio::io_context& io_;
+  DataPlane& plane_;
+  ExecTracker* execs_;
+  pid_t child_;
+  asio::posix::stream_descriptor events_;
+  asio::posix::stream_descriptor exec_events_;
+  asio::posix::stream_descriptor child_exit_;
+  asio::posix::stream_descriptor watchdog_exit_;
+  asio::posix::stream_descriptor signals_;
+  std::optional<siginfo_t> status_;
+  bool watchdog_died_ = false;
+};
+
+}  // namespace cgfw::runner
