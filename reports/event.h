@@ -52,8 +52,8 @@ struct Event {
   std::optional<int> status;              // http layer: the response status
   std::optional<std::uint64_t> bytes_up;  // tls/http: client -> server
   std::optional<std::uint64_t> bytes_down;
-  std::optional<RuleRef> rule;            // what allowed it
-  std::optional<std::string> reason;      // why it was (or would have been) blocked, or "loopback"
+  std::optional<RuleRef> rule;        // what allowed it
+  std::optional<std::string> reason;  // why it was (or would have been) blocked, or "loopback"
   std::optional<std::string> suggested_rule;  // the rule line that would allow it
   ProcessRecord process;
   std::uint64_t count = 1;  // how many times this same event was seen

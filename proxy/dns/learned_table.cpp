@@ -80,8 +80,7 @@ std::optional<std::string> LearnedTable::name_of(int family, const Address& addr
   return found->second.name;
 }
 
-bool LearnedTable::resolved_for(int family, const Address& address,
-                                const std::string& name) const {
+bool LearnedTable::resolved_for(int family, const Address& address, const std::string& name) const {
   auto found = entries_.find(std::make_pair(family, address));
   return found != entries_.end() && found->second.names.count(name) > 0;
 }

@@ -60,8 +60,8 @@ class LearnedTable {
   struct Entry {
     cgfw_port_set ports{};
     Clock::time_point expires;
-    std::string name;              // the latest
-    std::set<std::string> names;   // every name that resolved to it (bounded)
+    std::string name;             // the latest
+    std::set<std::string> names;  // every name that resolved to it (bounded)
   };
   KernelAllowMap& kernel_;
   std::chrono::seconds minimum_;
