@@ -1,4 +1,6 @@
 // cgfw-sandbox: run a command with egress limited to an allow list.
+#include <sys/prctl.h>
+
 #include <variant>
 
 #include "runner/logging.h"
@@ -6,6 +8,10 @@
 #include "runner/supervisor.h"
 
 int main(int argc, char** argv) {
+  // Not dumpable: no core dump ever holds the run CA's key. (Root inside the sandbox is kept out
+  // of cgfw's memory by the capability drop already: cgfw holds capabilities it lacks, so the
+  // kernel refuses it ptrace and /proc/PID/mem.)
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   auto parsed = cgfw::runner::parse_options(argc, argv);
   if (auto* exit_status = std::get_if<int>(&parsed)) return *exit_status;
   const auto& options = std::get<cgfw::runner::Options>(parsed);

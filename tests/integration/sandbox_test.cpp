@@ -304,6 +304,23 @@ TEST_F(Sandbox, RootInsideHasNoCapabilityToUndoTheSandbox) {
   EXPECT_NE(privileged.report->at("warnings").dump().find("--allow-privileged"), std::string::npos);
 }
 
+// cgfw's own memory (the run CA's key lives there) is out of reach of root inside the sandbox:
+// same uid, but cgfw holds capabilities the sandboxed root was stripped of, so the kernel refuses
+// ptrace and /proc/PID/mem (a consequence of the bounding-set drop, checked here for its own sake).
+TEST_F(Sandbox, CgfwIsNotReadableOrTraceableFromInside) {
+  auto result = run_sandbox(
+      {},
+      python("import os, ctypes\n"
+             "cgfw = os.getppid()\n"
+             "for name in ('mem', 'environ'):\n"
+             "  try:\n"
+             "    open('/proc/%d/%s' % (cgfw, name), 'rb').read(1); print(name, 'readable')\n"
+             "  except OSError as e: print(name, 'refused')\n"
+             "libc = ctypes.CDLL(None, use_errno=True)\n"
+             "print('ptrace', 'refused' if libc.ptrace(16, cgfw, 0, 0) != 0 else 'attached')\n"));
+  EXPECT_EQ(result.out, "mem refused\nenviron refused\nptrace refused\n") << result.err;
+}
+
 TEST_F(Sandbox, AuditModeLetsEverythingThroughAndReportsIt) {
   auto result = run_sandbox({"--audit", "-a", "198.51.100.10"},
                             {"sh", "-c",
