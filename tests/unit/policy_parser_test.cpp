@@ -445,7 +445,7 @@ TEST(PolicyParser, EmptyTextHasNoRulesAndNoErrors) {
   }
 }
 
-TEST(PolicyParser, ByteOrderMarkIsSkipped) {
+TEST(PolicyParser, ByteOrderMarkIsIgnored) {
   const ParseResult result = parse_rules(std::string(kBom) + "example.com", "f");
   ASSERT_EQ(result.rules.size(), 1U) << describe(result);
   EXPECT_EQ(result.rules[0].text, "example.com");
