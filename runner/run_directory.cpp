@@ -1,5 +1,6 @@
 #include "runner/run_directory.h"
 
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,6 +23,20 @@ Result<std::unique_ptr<RunDirectory>> RunDirectory::make() {
                       std::strerror(errno));
   ::chmod(pattern.c_str(), 0755);  // the job (another user) reads the trust bundle
   return std::unique_ptr<RunDirectory>(new RunDirectory(pattern));
+}
+
+int RunDirectory::sweep_stale(const std::string& base) {
+  std::error_code error;
+  int swept = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(base, error)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind("run-", 0) != 0) continue;
+    pid_t runner = static_cast<pid_t>(std::strtol(name.c_str() + 4, nullptr, 10));
+    if (runner <= 0 || ::kill(runner, 0) == 0 || errno != ESRCH) continue;
+    std::error_code ignored;
+    if (std::filesystem::remove_all(entry.path(), ignored) > 0) ++swept;
+  }
+  return swept;
 }
 
 RunDirectory::~RunDirectory() {

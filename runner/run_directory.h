@@ -13,6 +13,9 @@ class RunDirectory {
  public:
   // /run/cgfw/run-<pid>-<random> (or $TMPDIR when /run is not writable), mode 0755.
   static Result<std::unique_ptr<RunDirectory>> make();
+  // Removes run directories under `base` whose runner (the pid in the name) is gone: a runner
+  // killed outright never ran its destructor. Returns how many.
+  static int sweep_stale(const std::string& base = "/run/cgfw");
   ~RunDirectory();  // removes it and everything in it
   RunDirectory(const RunDirectory&) = delete;
   RunDirectory& operator=(const RunDirectory&) = delete;

@@ -124,6 +124,7 @@ int run_sandbox(const Options& options) {
   auto mount = find_cgroup2_mount();
   if (!mount) return fail(mount.error().message);
   sweep_stale_cgroups(*mount);
+  RunDirectory::sweep_stale();
 
   // One loop for everything: the DNS proxy's sockets, c-ares, flow events, signals, the child.
   // Created before any fork; the children close its fds (close_range) and never use it.
