@@ -21,8 +21,9 @@ struct Ancestor {
 };
 
 struct ProcessRecord {
-  int pid = 0;      // thread-group id; 0 when the kernel knew no owner
-  std::string exe;  // "" when the process was gone before it could be read
+  int pid = 0;          // thread-group id; 0 when the kernel knew no owner
+  int sandbox_pid = 0;  // the same process's pid inside the sandbox's PID namespace; 0: unknown
+  std::string exe;      // "" when the process was gone before it could be read
   std::vector<std::string> cmdline;
   std::string comm;  // the kernel's name for it, kept even when /proc was gone
   int ppid = 0;

@@ -39,6 +39,7 @@ json to_json(const Event& event) {
   for (const auto& a : event.process.ancestors)
     ancestors.push_back({{"pid", a.pid}, {"exe", a.exe.empty() ? json(nullptr) : json(a.exe)}});
   process["ancestors"] = ancestors;
+  if (event.process.sandbox_pid > 0) process["sandbox_pid"] = event.process.sandbox_pid;
 
   json out = {
       {"time", iso8601(event.time)},

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "runner/isolation.h"
 #include "runner/unique_fd.h"
 
 namespace cgfw::runner {
@@ -34,19 +35,28 @@ inline constexpr int kDroppedCapabilities[] = {
     13 /*NET_RAW*/,   16 /*SYS_MODULE*/, 19 /*SYS_PTRACE*/, 22 /*SYS_BOOT*/};
 
 struct Child {
-  pid_t pid = -1;
+  pid_t pid = -1;  // the sandbox's init (the command itself with --allow-privileged)
   UniqueFd pidfd;
   int exec_errno = 0;  // non-zero: exec failed (the child has been reaped)
+  UniqueFd status_fd;  // the init reports the command's wait status here
+  // After the init ended: the command's own wait status (a signal stays a signal), if it said.
+  std::optional<int> command_wait_status() const;
+};
+
+struct SpawnOptions {
+  // "NAME=value" entries added to, or replacing, the inherited environment.
+  std::vector<std::string> extra_env;
+  // Keep every capability, share cgfw's namespaces, no init: the sandbox can be undone.
+  bool privileged = false;
+  IsolationPlan isolation;  // applied unless privileged
 };
 
 // Starts `command` directly inside the cgroup (clone3 with CLONE_INTO_CGROUP; on kernels without
-// it, a fork that joins cgroup.procs before exec), with every fd but 0/1/2 closed, signals reset
-// and credentials dropped. Waits until exec succeeded or failed.
-// `extra_env` entries ("NAME=value") are added to, or replace, the inherited environment.
-// Unless `privileged`, kDroppedCapabilities leave the bounding set before exec.
+// it, a clone that joins cgroup.procs first), with every fd but 0/1/2 closed, signals reset
+// and credentials dropped. Unless privileged: in new PID, mount and cgroup namespaces (see
+// isolation.h), without kDroppedCapabilities, under the sandbox's init (sandbox_init.h).
+// Waits until the command's exec succeeded or failed.
 Result<Child> spawn_in_cgroup(const std::vector<std::string>& command, int cgroup_fd,
-                              const Credentials& credentials,
-                              const std::vector<std::string>& extra_env = {},
-                              bool privileged = false);
+                              const Credentials& credentials, const SpawnOptions& options);
 
 }  // namespace cgfw::runner

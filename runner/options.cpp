@@ -40,6 +40,11 @@ std::variant<Options, int> parse_options(int argc, const char* const* argv) {
   app.add_flag("--allow-privileged", options.allow_privileged,
                "do not take CAP_SYS_ADMIN, CAP_BPF, CAP_NET_ADMIN and the other capabilities "
                "that could undo the sandbox away from the command (weakens it; reported)");
+  app.add_option("--allow-unix", options.allow_unix,
+                 "leave this unix socket reachable although it leads out of the sandbox "
+                 "(docker, containerd, podman, systemd, resolved, nscd are hidden by default; "
+                 "repeatable)")
+      ->type_name("PATH");
   app.add_option("--user", options.user,
                  "run COMMAND as USER (default: the invoking user when run via sudo)")
       ->type_name("USER");

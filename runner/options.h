@@ -27,6 +27,7 @@ struct Options {
   bool fail_on_block = false;
   bool allow_privileged = false;  // --allow-privileged: keep every capability (loudly reported) //
                                   // --fail-on-block: exit 3 when anything was blocked
+  std::vector<std::string> allow_unix;  // --allow-unix: denied unix sockets left reachable
   std::optional<std::string> user;
   bool no_loopback = false;
   std::vector<std::string> dns_upstreams;  // --dns-upstream, in order

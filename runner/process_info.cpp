@@ -48,6 +48,18 @@ bool ProcessAttributor::read_stat(int pid, Stat& stat) const {
   return stat.start_time != 0;
 }
 
+int ProcessAttributor::read_sandbox_pid(int pid) const {
+  // "NSpid:\t<host pid>\t<pid in the sandbox>": the innermost namespace's pid comes last.
+  std::string status = read_file(proc_root_ + "/" + std::to_string(pid) + "/status");
+  auto line = status.find("\nNSpid:");
+  if (line == std::string::npos) return 0;
+  std::istringstream fields(status.substr(line + 7, status.find('\n', line + 1) - line - 7));
+  int value = 0;
+  int count = 0;
+  for (int field; fields >> field; ++count) value = field;
+  return count >= 2 ? value : 0;
+}
+
 std::string ProcessAttributor::read_exe(int pid) const {
   char buffer[4096];
   std::string link = proc_root_ + "/" + std::to_string(pid) + "/exe";
@@ -93,6 +105,7 @@ reports::ProcessRecord ProcessAttributor::describe(int tgid, const std::string& 
   }
 
   record.ppid = stat.ppid;
+  record.sandbox_pid = read_sandbox_pid(tgid);
   if (record.comm.empty()) record.comm = stat.comm;
   record.exe = read_exe(tgid);
   std::string cmdline = read_file(proc_root_ + "/" + std::to_string(tgid) + "/cmdline");

@@ -34,6 +34,7 @@ class ProcessAttributor {
   };
   bool read_stat(int pid, Stat& stat) const;
   std::string read_exe(int pid) const;
+  int read_sandbox_pid(int pid) const;
 
   int stop_at_;
   std::string proc_root_;

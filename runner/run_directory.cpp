@@ -12,7 +12,7 @@
 namespace cgfw::runner {
 
 Result<std::unique_ptr<RunDirectory>> RunDirectory::make() {
-  std::string base = "/run/cgfw";
+  std::string base = kBase;
   if (::mkdir(base.c_str(), 0755) != 0 && errno != EEXIST) {
     const char* tmp = std::getenv("TMPDIR");
     base = tmp && *tmp ? tmp : "/tmp";

@@ -310,8 +310,21 @@ int run_sandbox(const Options& options) {
     spdlog::warn("{}", warning);
     warnings.push_back(warning);
   }
-  auto child = spawn_in_cgroup(options.command, (*cgroup)->fd(), *credentials, job_env,
-                               options.allow_privileged);
+  SpawnOptions spawn;
+  spawn.extra_env = job_env;
+  spawn.privileged = options.allow_privileged;
+  if (!spawn.privileged) {
+    std::vector<std::string> denied(std::begin(kDeniedUnixSockets), std::end(kDeniedUnixSockets));
+    // Read-only inside: every run's directory (trust bundles other sandboxes rely on) and the
+    // rules this run enforces.
+    std::vector<std::string> read_only = {RunDirectory::kBase};
+    if (run_dir) read_only.push_back(run_dir->path());
+    read_only.insert(read_only.end(), options.allow_files.begin(), options.allow_files.end());
+    auto plan = plan_isolation(denied, options.allow_unix, read_only);
+    if (!plan) return fail(plan.error().message);
+    spawn.isolation = std::move(*plan);
+  }
+  auto child = spawn_in_cgroup(options.command, (*cgroup)->fd(), *credentials, spawn);
   if (!child) return fail(child.error().message);
 
   int exit_status = kExitCgfwFailed;
@@ -334,7 +347,16 @@ int run_sandbox(const Options& options) {
           "unguarded (fail closed)");
       cgfw_failed = true;
     } else if (auto status = loop.child_status()) {
-      if (status->si_code == CLD_EXITED) {
+      // The init passes on how the command ended; a signal stays a signal in the report.
+      if (auto wait_status = child->command_wait_status()) {
+        if (WIFSIGNALED(*wait_status)) {
+          exit_status = 128 + WTERMSIG(*wait_status);
+          command_signal = WTERMSIG(*wait_status);
+        } else {
+          exit_status = WEXITSTATUS(*wait_status);
+          command_exit = exit_status;
+        }
+      } else if (status->si_code == CLD_EXITED) {
         exit_status = status->si_status;
         command_exit = status->si_status;
       } else {

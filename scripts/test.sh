@@ -14,7 +14,7 @@ scripts/install-deps.sh
 
 run_suite() {
   local dir=$1
-  (cd "$dir" && ctest --output-on-failure --timeout 300 -j2 -L 'unit|bpf|integration')
+  (cd "$dir" && ctest --output-on-failure --timeout 300 -j2 -L 'unit|bpf|integration|security')
 }
 
 echo "== build (RelWithDebInfo)"

@@ -398,18 +398,12 @@ TEST_F(Sandbox, SignalsToCgfwReachTheCommand) {
 }
 
 TEST_F(Sandbox, LeftoverProcessesAreKilledWhenTheCommandExits) {
-  TempDir dir;
-  auto pid_file = dir.file("pid");
-  auto result = run_sandbox({}, {"sh", "-c", "sleep 300 & echo $! > " + pid_file});
+  // A sleep no other process on the machine runs: its argument is the marker.
+  std::string marker = "300." + std::to_string(::getpid());
+  auto result = run_sandbox({}, {"sh", "-c", "sleep " + marker + " & echo started"});
   EXPECT_EQ(result.exit_status, 0);
-  std::ifstream in(pid_file);
-  pid_t orphan = 0;
-  in >> orphan;
-  ASSERT_GT(orphan, 1);
-  std::ifstream stat("/proc/" + std::to_string(orphan) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  // Gone, or a zombie waiting for init to reap it: either way no longer running.
-  EXPECT_TRUE(text.empty() || text.find(") Z ") != std::string::npos) << text;
+  EXPECT_EQ(result.out, "started\n");
+  EXPECT_EQ(running_processes_with("sleep " + marker), std::vector<pid_t>{});
 }
 
 TEST_F(Sandbox, TwoSandboxesAtOnceKeepTheirOwnPolicies) {
@@ -442,34 +436,31 @@ TEST_F(Sandbox, TwoSandboxesAtOnceKeepTheirOwnPolicies) {
 // before the programs detach, so nothing keeps running with unpoliced egress, and the cgroup
 // is gone.
 TEST_F(Sandbox, RunnerKilledMidRunLeavesNothingBehind) {
-  TempDir dir;
-  auto pid_file = dir.file("pid");
+  std::string marker = "runner-killed-" + std::to_string(::getpid());
   SandboxProcess sandbox({"-a", "198.51.100.10"},
                          {"sh", "-c",
-                          "echo $$ > " + pid_file +
+                          ": " + marker +
                               "; echo started >&2; while :; do "
                               "curl -sS --max-time 2 -o /dev/null http://198.51.100.10/; done"});
   ASSERT_TRUE(sandbox.wait_for_stderr("started", 10s));
-  std::ifstream in(pid_file);
-  pid_t job = 0;
-  in >> job;
-  ASSERT_GT(job, 1);
-  std::ifstream cgroup_file("/proc/" + std::to_string(job) + "/cgroup");
-  std::string cgroups((std::istreambuf_iterator<char>(cgroup_file)),
-                      std::istreambuf_iterator<char>());
-  ASSERT_NE(cgroups.find("0::/cgfw-" + std::to_string(sandbox.pid())), std::string::npos)
-      << cgroups;
+  // The job's processes (the sandbox's init and the shell), found from out here: those with the
+  // marker in the sandbox's cgroup (the runner and its watchdog have it too, outside).
+  std::vector<pid_t> job;
+  for (pid_t pid : running_processes_with(marker)) {
+    std::ifstream cgroup_file("/proc/" + std::to_string(pid) + "/cgroup");
+    std::string cgroups((std::istreambuf_iterator<char>(cgroup_file)),
+                        std::istreambuf_iterator<char>());
+    if (cgroups.find("0::/cgfw-" + std::to_string(sandbox.pid())) != std::string::npos)
+      job.push_back(pid);
+  }
+  ASSERT_GE(job.size(), 2u) << "the init and the shell (and a fork of it about to run curl)";
 
   ::kill(sandbox.pid(), SIGKILL);
   auto result = sandbox.wait(30s);
   EXPECT_EQ(result.exit_status, 128 + SIGKILL);
 
-  // The watchdog kills the cgroup; wait (bounded) until the job no longer runs.
-  auto running = [job] {
-    std::ifstream stat("/proc/" + std::to_string(job) + "/stat");
-    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-    return !text.empty() && text.find(") Z ") == std::string::npos;
-  };
+  // The watchdog kills the cgroup; wait (bounded) until the job (and the watchdog) no longer run.
+  auto running = [&] { return !running_processes_with(marker).empty(); };
   auto deadline = std::chrono::steady_clock::now() + 15s;
   while (running() && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(20ms);

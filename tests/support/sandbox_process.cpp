@@ -10,9 +10,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 
@@ -163,6 +165,28 @@ std::string TempDir::write(const std::string& name, const std::string& content) 
   std::string path = file(name);
   std::ofstream(path) << content;
   return path;
+}
+
+}  // namespace cgfw::testing
+
+namespace cgfw::testing {
+
+std::vector<pid_t> running_processes_with(const std::string& needle) {
+  std::vector<pid_t> found;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream cmdline(entry.path() / "cmdline");
+    std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+    std::replace(args.begin(), args.end(), '\0', ' ');
+    if (args.find(needle) == std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    auto close = text.rfind(')');
+    if (close == std::string::npos || text.compare(close, 4, ") Z ") == 0) continue;
+    found.push_back(static_cast<pid_t>(std::stoi(name)));
+  }
+  return found;
 }
 
 }  // namespace cgfw::testing

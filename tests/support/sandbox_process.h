@@ -52,6 +52,11 @@ class SandboxProcess {
 SandboxResult run_sandbox(const std::vector<std::string>& args,
                           const std::vector<std::string>& command);
 
+// Host pids of running (not zombie) processes whose command line contains `needle`. The sandbox
+// has its own PID namespace, so a pid printed inside ($$, $!) means nothing out here: tests find
+// the processes they started by a marker in their arguments instead.
+std::vector<pid_t> running_processes_with(const std::string& needle);
+
 // Validates a JSON document against reports/schema/report.schema.json with python3-jsonschema;
 // returns "" when valid, else the validator's message.
 std::string schema_errors(const nlohmann::json& report);
