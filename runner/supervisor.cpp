@@ -137,6 +137,25 @@ int run_sandbox(const Options& options) {
     announcer.on_event(event);
   };
 
+  // A sandboxed socket that reached a proxy's port itself, not through a redirect: the proxy has
+  // no original destination to judge, so it refuses; the report names the attempt.
+  auto refuse_direct = [&](const cgfw_proxy_client& client, const char* protocol,
+                           const char* proxy) {
+    reports::Event event;
+    event.time = std::chrono::system_clock::now();
+    event.decision = reports::Decision::blocked;
+    event.would_block = options.audit;
+    event.protocol = protocol;
+    event.ip = address_text(client.original.family, client.original.addr);
+    event.port = client.original.port;
+    event.reason = std::string("connected to cgfw's ") + proxy +
+                   " directly instead of through the sandbox's redirect; refused";
+    event.process =
+        processes.describe(static_cast<int>(client.tgid),
+                           std::string(client.comm, strnlen(client.comm, sizeof(client.comm))));
+    record(event);
+  };
+
   // The DNS proxy binds first: its ports go into the programs' rodata.
   KernelMapHandle kernel_map;
   DataPlane* plane_for_proxy = nullptr;
@@ -161,7 +180,10 @@ int run_sandbox(const Options& options) {
     std::memcpy(info.resolver.data(), client->original.addr, 16);
     // A socket of the sandbox that reached the proxy's port directly was not redirected: the
     // proxy only answers what the kernel sent it.
-    if (!info.redirected) return std::nullopt;
+    if (!info.redirected) {
+      refuse_direct(*client, protocol == IPPROTO_TCP ? "tcp" : "udp", "DNS proxy");
+      return std::nullopt;
+    }
     return info;
   };
   hooks.observe = [&](const dns::DnsObservation& observation) {
@@ -194,8 +216,10 @@ int run_sandbox(const Options& options) {
     auto client = plane_for_proxy->proxy_client(family, address, port, IPPROTO_TCP);
     if (!client) return std::nullopt;
     std::uint16_t original_port = client->original.port;
-    if (!web_config.tls_ports.count(original_port) && !web_config.http_ports.count(original_port))
-      return std::nullopt;  // went to the proxy's port directly: not redirected
+    if (!web_config.tls_ports.count(original_port) && !web_config.http_ports.count(original_port)) {
+      refuse_direct(*client, "tcp", "web proxy");
+      return std::nullopt;
+    }
     tls::WebClient info;
     info.tgid = client->tgid;
     info.comm.assign(client->comm, strnlen(client->comm, sizeof(client->comm)));
@@ -209,6 +233,7 @@ int run_sandbox(const Options& options) {
   };
   auto web_proxy = tls::WebProxy::make(io, web_config, *policy, (*dns_proxy)->learned(), web_hooks);
   if (!web_proxy) return fail(web_proxy.error().message);
+  spdlog::debug("web proxy on 127.0.0.1:{}", (*web_proxy)->port4());
 
   // The run's CA, when anything will be intercepted: URL rules, or --inspect. Its key stays in
   // this process; the job gets a trust bundle (system roots + the run CA) and the variables that
