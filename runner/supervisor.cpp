@@ -1,6 +1,7 @@
 #include "runner/supervisor.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -105,6 +106,13 @@ int run_sandbox(const Options& options) {
     return fail(
         "cgfw-sandbox must run as root: it loads eBPF programs and creates a cgroup. Run it "
         "with sudo; the command itself runs as the invoking user.");
+
+  // The proxies hold two descriptors per connection: a build's thousand parallel downloads must
+  // not meet a soft limit of 1024.
+  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
 
   auto policy = load_policy(options);
   if (!policy) return fail(policy.error().message);
