@@ -112,6 +112,14 @@ void add_report(Plan& plan, const json& report, const SuggestOptions& options) {
       plan.names[domain].needed_by.insert(who);
       continue;
     }
+    // Checked before a refused port widens a rule: every rule line written from here on names
+    // this address and port (an address rule, a name's UDP endpoint, the address a widened rule
+    // falls back to), so an edited report's "ip": "a b" or "port": 70000 must not reach them.
+    if (port <= 0 || port > 65535 || (protocol != "tcp" && protocol != "udp") ||
+        !is_ip_literal(ip)) {
+      plan.not_suggested.insert(printable(endpoint + " (" + who + "): " + reason));
+      continue;
+    }
     if (is_port_mismatch(event)) {
       if (auto covering = policy.covering_rule(domain, ip)) {
         WidenNeed& need = plan.widen[{covering->text, covering->location}];
@@ -119,10 +127,6 @@ void add_report(Plan& plan, const json& report, const SuggestOptions& options) {
         need.needed_by.insert(who);
         continue;
       }
-    }
-    if (port <= 0 || (protocol != "tcp" && protocol != "udp")) {
-      plan.not_suggested.insert(printable(endpoint + " (" + who + "): " + reason));
-      continue;
     }
     int pid = static_cast<int>(json_int(process, "pid", 0));
     std::set<std::string> names =

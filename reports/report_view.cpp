@@ -30,6 +30,37 @@ bool parses_as_one_rule(const std::string& text) {
 
 }  // namespace
 
+std::optional<json> parse_report(const std::string& text, std::string& why) {
+  // Parsing does not recurse, but copying, comparing and dumping a json value recurse once per
+  // level: a "[[[[…]]]]" a million deep in "summary" or "process" would overflow the stack in
+  // make_markdown or make_sarif. Reports are 6 levels deep (event -> process -> ancestors -> exe);
+  // deeper values are dropped while parsing, never built, and the file refused.
+  bool too_deep = false;
+  json report;
+  try {
+    report = json::parse(text, [&](int depth, json::parse_event_t, json&) {
+      too_deep = too_deep || depth > kMaxReportDepth;
+      return !too_deep;
+    });
+  } catch (const json::exception& error) {
+    why = std::string("not valid JSON (") + error.what() + ")";
+    return std::nullopt;
+  }
+  if (too_deep) {
+    why = "not a cgfw report (JSON nested more than " + std::to_string(kMaxReportDepth) +
+          " levels deep)";
+    return std::nullopt;
+  }
+  if (!report.is_object() || !report.contains("events") || !report["events"].is_array() ||
+      !report.contains("mode") || !report["mode"].is_string()) {
+    why =
+        "not a cgfw report (a JSON object with 'mode' and 'events', as written by "
+        "cgfw-sandbox --report-json)";
+    return std::nullopt;
+  }
+  return report;
+}
+
 std::string json_string(const json& object, std::string_view key) {
   if (!object.is_object()) return "";
   auto found = object.find(std::string(key));

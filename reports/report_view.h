@@ -18,6 +18,13 @@
 
 namespace cgfw::reports {
 
+// What `cgfw` accepts as a report file's text: JSON (nlohmann's parser, its exceptions caught) no
+// more than kMaxReportDepth levels deep, an object with a string "mode" and an "events" array;
+// every other field is read tolerantly by the functions below. nullopt and `why` ("not valid JSON
+// (...)", "not a cgfw report (...)") otherwise.
+inline constexpr int kMaxReportDepth = 64;
+std::optional<nlohmann::json> parse_report(const std::string& text, std::string& why);
+
 // Field access that never throws: "" / fallback when the field is missing or of another type.
 std::string json_string(const nlohmann::json& object, std::string_view key);
 std::int64_t json_int(const nlohmann::json& object, std::string_view key, std::int64_t fallback);

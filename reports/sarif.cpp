@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -207,8 +208,13 @@ int last_line(const std::string& file, const json& report, const SarifContext& c
   std::string path = file;
   if (!path.empty() && path.front() != '/' && !context.source_root.empty())
     path = trim_slashes(context.source_root) + "/" + path;
-  std::ifstream in(path, std::ios::binary);
-  if (in) {
+  // The name comes from the report, which may be edited or another job's: "/dev/zero" would be
+  // read until memory runs out, "/dev/stdin" or a FIFO would wait forever, and reading a directory
+  // throws (std::ios_base::failure from underflow). Regular files only.
+  std::error_code error;
+  std::ifstream in;
+  if (std::filesystem::is_regular_file(path, error)) in.open(path, std::ios::binary);
+  if (in.is_open()) {
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     int lines = 0;
     for (char c : text) lines += c == '\n';

@@ -20,7 +20,13 @@ clang++ "${flags[@]}" "$root/proxy/tls/client_hello.cpp" "$root/tests/fuzz/clien
 clang++ "${flags[@]}" "$root"/proxy/http/*.cpp "$root"/policy/*.cpp \
   "$root/tests/fuzz/http_request_fuzz.cpp" -lhttp_parser -lidn2 -lpsl -o "$out/http_request_fuzz"
 
-for target in rule_parser dns_query dns_answer client_hello http_request; do
+# What `cgfw report show|sarif` and `cgfw policy suggest` make of a report file.
+version=$(sed -n 's/^project(cgfw VERSION \([0-9.]*\).*/\1/p' "$root/CMakeLists.txt")
+report_reader=("$root"/reports/{report_view,findings,markdown,policy_suggest,sarif}.cpp)
+clang++ "${flags[@]}" -DCGFW_VERSION="\"$version\"" "${report_reader[@]}" "$root"/policy/*.cpp \
+  "$root/tests/fuzz/report_reader_fuzz.cpp" -lidn2 -lpsl -o "$out/report_reader_fuzz"
+
+for target in rule_parser dns_query dns_answer client_hello http_request report_reader; do
   corpus="$out/corpus-$target"
   mkdir -p "$corpus"
   cp -n "$root/tests/fuzz/corpus/$target/"* "$corpus/" 2>/dev/null || true

@@ -8,6 +8,7 @@
 
 #include "policy/parser.h"
 #include "reports/markdown.h"
+#include "reports/report_view.h"
 
 namespace cgfw::tools {
 
@@ -45,20 +46,9 @@ std::optional<json> load_report(const std::string& path) {
     std::cerr << "cgfw: cannot read the report " << path << ": " << std::strerror(errno) << "\n";
     return std::nullopt;
   }
-  json report;
-  try {
-    report = json::parse(text);
-  } catch (const json::exception& error) {
-    std::cerr << "cgfw: " << path << ": not valid JSON (" << error.what() << ")\n";
-    return std::nullopt;
-  }
-  if (!report.is_object() || !report.contains("events") || !report["events"].is_array() ||
-      !report.contains("mode") || !report["mode"].is_string()) {
-    std::cerr << "cgfw: " << path
-              << ": not a cgfw report (a JSON object with 'mode' and 'events', as written by "
-                 "cgfw-sandbox --report-json)\n";
-    return std::nullopt;
-  }
+  std::string why;
+  auto report = reports::parse_report(text, why);
+  if (!report) std::cerr << "cgfw: " << path << ": " << why << "\n";
   return report;
 }
 

@@ -290,6 +290,33 @@ TEST(PolicySuggest, WhatNoRuleShouldAllowIsOnlyMentioned) {
   EXPECT_NE(text.find("#   _ldap._tcp.example.org: "), std::string::npos) << text;
 }
 
+// A report may be edited: an address or port no rule can name is mentioned, never written as a
+// rule line. A refused port outside 1-65535 on an address a rule names used to fall back to the
+// address rule "198.51.100.12:70000", and "ip": "not an address" gave "not an address:443".
+TEST(PolicySuggest, EndpointsNoRuleCanNameAreOnlyMentioned) {
+  json rules = {{{"id", 0}, {"text", "198.51.100.12:443"}, {"location", "egress.txt:3:1"}}};
+  json refused = connect("198.51.100.12", 70000);
+  refused["reason"] = "a rule allows this address, but not port 70000/tcp";
+  json negative = connect("198.51.100.12", 80);
+  negative["port"] = -1;
+  negative["reason"] = "a rule allows this address, but not port 80/tcp";
+  json huge = connect("198.51.100.13", 80);
+  huge["port"] = 18446744073709551615ull;  // -1 once read as a signed 64-bit number
+  json named = connect("not an address", 443);
+  std::string text = suggest_policy({report_with(
+      {refused, negative, huge, connect("198.51.100.14", 65536), named}, "audit", rules)});
+  EXPECT_EQ(rules_of(text), Rules{}) << text;
+  EXPECT_NE(text.find("#   198.51.100.12:70000/tcp (/usr/bin/curl): a rule allows this address"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("#   not an address:443/tcp (/usr/bin/curl): "), std::string::npos) << text;
+  // The same refusal on a port that exists still widens the rule.
+  json ok = connect("198.51.100.12", 8080);
+  ok["reason"] = "a rule allows this address, but not port 8080/tcp";
+  EXPECT_EQ(rules_of(suggest_policy({report_with({ok}, "audit", rules)})),
+            Rules{"198.51.100.12:443,8080"});
+}
+
 TEST(PolicySuggest, ProcessNamesCannotBreakTheFile) {
   json evil = lookup("a.example.org", {}, 100, "/tmp/x\ny.example.org\n#");
   std::string text = suggest_policy({report_with({evil})});

@@ -6,6 +6,8 @@
 #include "policy/parser.h"
 #include "reports/journal.h"
 #include "reports/json_report.h"
+#include "reports/markdown.h"
+#include "reports/report_view.h"
 #include "tests/support/sandbox_process.h"
 
 namespace cgfw::reports {
@@ -130,6 +132,37 @@ TEST(JsonReport, WritesAtomically) {
   auto failed = write_json_file(dir.file("no/such/dir/report.json"), {{"a", 1}});
   ASSERT_FALSE(failed.ok());
   EXPECT_NE(failed.error().message.find("cannot write the report"), std::string::npos);
+}
+
+// parse_report is `cgfw`'s gate for report files, which may be edited or come from another job.
+TEST(ReportFile, AcceptsReportsAndSaysWhyNot) {
+  std::string why;
+  std::ifstream in(std::string(CGFW_SOURCE_DIR) + "/tests/unit/data/report-block.json");
+  std::stringstream text;
+  text << in.rdbuf();
+  auto report = parse_report(text.str(), why);
+  ASSERT_TRUE(report) << why;
+  EXPECT_EQ((*report)["mode"], "block");
+  EXPECT_FALSE(parse_report("{\"mode\": \"block\", \"events\": [", why));
+  EXPECT_TRUE(why.starts_with("not valid JSON (")) << why;
+  EXPECT_FALSE(parse_report("[]", why));
+  EXPECT_TRUE(why.starts_with("not a cgfw report (")) << why;
+}
+
+// Copying and dumping json recurse once per level: "summary": [[[…]]] a million deep used to be
+// accepted and then overflow the stack in make_markdown (and "process" in make_sarif).
+TEST(ReportFile, RefusesNestingDeeperThanAReport) {
+  auto nested = [](std::size_t depth) {
+    return "{\"mode\":\"block\",\"events\":[],\"summary\":" + std::string(depth, '[') +
+           std::string(depth, ']') + "}";
+  };
+  std::string why;
+  EXPECT_FALSE(parse_report(nested(1'000'000), why));
+  EXPECT_EQ(why, "not a cgfw report (JSON nested more than 64 levels deep)");
+  EXPECT_FALSE(parse_report(nested(kMaxReportDepth + 1), why));
+  auto deepest = parse_report(nested(kMaxReportDepth), why);
+  ASSERT_TRUE(deepest) << why;
+  EXPECT_NE(make_markdown(*deepest).find("**cgfw: no egress blocked**"), std::string::npos);
 }
 
 }  // namespace

@@ -271,6 +271,24 @@ TEST(Sarif, AllowFilePathsBecomeRelativeUris) {
   EXPECT_EQ(location_of(results(make_sarif(gone, context))[0])["region"]["startLine"], 7);
 }
 
+// The allow file's name comes from the report, which may be edited: "/dev/zero" used to be read
+// until memory ran out, a FIFO or "/dev/stdin" to block forever. Only a regular file's lines are
+// counted; for anything else the location is the last line a rule of the report came from.
+// (/dev/null and a directory stand in for them here: read, they gave line 1, not 5.)
+TEST(Sarif, AllowFileThatIsNotARegularFileIsNotRead) {
+  TempDir root;
+  for (const std::string& file : {std::string("/dev/null"), root.path()}) {
+    json rules = {{{"id", 0}, {"text", "198.51.100.12:443"}, {"location", file + ":5:1"}}};
+    json report =
+        report_with({packet("blocked", "198.51.100.11", 80, 100)}, "block", {file}, rules);
+    SarifContext context;
+    context.source_root = "/nonexistent-root";
+    json where = location_of(results(make_sarif(report, context))[0]);
+    EXPECT_EQ(where["artifactLocation"]["uri"], "file://" + file) << file;
+    EXPECT_EQ(where["region"]["startLine"], 5) << file;
+  }
+}
+
 TEST(Sarif, EveryKind) {
   json suspicious = {{"time", "2026-11-21T13:00:00.000001Z"},
                      {"decision", "allowed"},
