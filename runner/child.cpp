@@ -86,6 +86,9 @@ ExecPlan make_plan(const std::vector<std::string>& command, const Credentials& c
   return plan;
 }
 
+// The init's own binary while the child execs it (close-on-exec: the init never sees it).
+constexpr int kInitExeFd = 5;
+
 // What the child reports when it cannot start the command: an errno, and for a failure before
 // exec, the step that failed ("" for exec itself).
 struct ChildFailure {
@@ -168,11 +171,13 @@ struct ChildSetup {
   error_fd = error_high;
   if (!place_fd(error_high, kInitErrorFd, !isolated)) fail(errno, "dup");
   error_fd = kInitErrorFd;
-  if (isolated && (!place_fd(status_high, kInitStatusFd, false) || !place_fd(exe_high, 5, true)))
+  if (isolated &&
+      (!place_fd(status_high, kInitStatusFd, false) || !place_fd(exe_high, kInitExeFd, true)))
     fail(errno, "dup");
-  ::syscall(SYS_close_range, isolated ? 6U : 4U, ~0U, 0U);
+  ::syscall(SYS_close_range, isolated ? kInitExeFd + 1U : kInitErrorFd + 1U, ~0U, 0U);
   if (isolated) {
-    ::syscall(SYS_execveat, 5, "", setup.init_argv.data(), setup.plan->envp.data(), AT_EMPTY_PATH);
+    ::syscall(SYS_execveat, kInitExeFd, "", setup.init_argv.data(), setup.plan->envp.data(),
+              AT_EMPTY_PATH);
     fail(errno, "start the sandbox's init");
   }
   ::execvpe(setup.plan->argv[0], setup.plan->argv.data(), setup.plan->envp.data());
