@@ -2,6 +2,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
+#include "bpf/device.h"
 #include "bpf/egress.h"
 #include "bpf/sock_hooks.h"
 #include "bpf/sockops.h"
@@ -60,4 +61,10 @@ SEC("sockops")
 int cgfw_sockops(struct bpf_sock_ops *ops)
 {
 	return handle_sockops(ops);
+}
+
+SEC("cgroup/dev")
+int cgfw_device(struct bpf_cgroup_dev_ctx *ctx)
+{
+	return handle_device(ctx);
 }

@@ -78,6 +78,8 @@ enum cgfw_reason {
 	CGFW_REASON_MALFORMED = 6, /* headers could not be read */
 	CGFW_REASON_IPV6_EXT = 7,  /* IPv6 extension header chain refused */
 	CGFW_REASON_FRAGMENT = 8,  /* a fragment without transport header */
+	CGFW_REASON_DEVICE = 9,	   /* not a flow: an open of a device that leads out (TUN/TAP),
+				    * refused; sport/dport hold the device's major/minor */
 };
 
 /* One event per new flow and verdict (never per packet). */
@@ -170,6 +172,7 @@ enum cgfw_counter {
 	CGFW_COUNTER_MAP_UPDATE_FAILED,
 	CGFW_COUNTER_DNS_REDIRECTED, /* connect()/sendmsg() to port 53 sent to the DNS proxy */
 	CGFW_COUNTER_WEB_REDIRECTED, /* TCP connect() to an HTTP/TLS port sent to the web proxy */
+	CGFW_COUNTER_DEVICES_REFUSED, /* opens of a TUN/TAP device refused */
 	CGFW_COUNTER_MAX,
 };
 

@@ -10,7 +10,9 @@
 namespace cgfw::reports {
 
 enum class Decision { allowed, blocked };
-enum class Layer { packet, dns, tls, http };
+// unix_socket: a connect to a daemon's unix socket that leads out of the sandbox (docker, ...);
+// device: an open of a device node that leads out (/dev/net/tun).
+enum class Layer { packet, dns, tls, http, unix_socket, device };
 
 const char* to_string(Decision decision);
 const char* to_string(Layer layer);
@@ -46,8 +48,9 @@ struct Event {
   int port = 0;
   std::optional<std::string> domain;
   std::optional<std::string> url;
-  std::optional<std::string> qtype;       // dns layer: "A", "AAAA", ...
-  std::vector<std::string> answers;       // dns layer: addresses and "CNAME name" lines
+  std::optional<std::string> path;   // unix_socket/device layers: the socket file or device node
+  std::optional<std::string> qtype;  // dns layer: "A", "AAAA", ...
+  std::vector<std::string> answers;  // dns layer: addresses and "CNAME name" lines
   std::optional<std::string> suspicious;  // dns layer: why the name looks like smuggled data
   std::optional<std::string> method;      // http layer
   std::optional<int> status;              // http layer: the response status

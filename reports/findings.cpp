@@ -40,11 +40,19 @@ const char* kind_id(FindingKind kind) {
       return "dns-exfiltration-shaped-name";
     case FindingKind::audit_not_allowed:
       return "audit-not-in-allow-list";
+    case FindingKind::blocked_unix_socket:
+      return "blocked-unix-socket";
+    case FindingKind::blocked_device:
+      return "blocked-device";
   }
   return "unknown";
 }
 
 bool is_blocking(FindingKind kind) { return kind != FindingKind::exfiltration_name; }
+
+bool is_path_kind(FindingKind kind) {
+  return kind == FindingKind::blocked_unix_socket || kind == FindingKind::blocked_device;
+}
 
 namespace {
 
@@ -97,8 +105,9 @@ void fold(Slot& slot, const json& event, const ReportPolicy& policy) {
     else if (protocol == "tcp")
       f.tcp_ports.insert(port);
   }
+  // A unix event's "suggested_rule" is an option ("--allow-unix PATH"), never a rule line.
   std::string suggested = json_string(event, "suggested_rule");
-  if (!suggested.empty()) slot.evidence.suggested_rules.insert(suggested);
+  if (!suggested.empty() && !is_path_layer(layer)) slot.evidence.suggested_rules.insert(suggested);
   std::string url = json_string(event, "url");
   if (slot.evidence.url.empty() && !url.empty()) slot.evidence.url = url;
   if (is_port_mismatch(event) && port > 0) {
@@ -190,6 +199,15 @@ void decide_rules(Slot& slot) {
         name_rules(f);
       }
       break;
+    case FindingKind::blocked_unix_socket:
+      if (f.destination.starts_with("/"))
+        f.options_to_add.push_back(allow_unix_option(f.destination));
+      else
+        f.advice = "the report does not say which socket; --allow-unix PATH leaves one reachable";
+      break;
+    case FindingKind::blocked_device:
+      f.advice = std::string(kDeviceAdvice);
+      break;
   }
 }
 
@@ -236,7 +254,16 @@ std::vector<Finding> collect_findings(const json& report) {
 
     std::vector<std::pair<FindingKind, std::string>> targets;
     bool endpoint_destination = false;
-    if (is_fronting(event)) {
+    if (is_path_layer(layer)) {
+      // Blocked in every mode: audit mode does not open them. An event written as allowed (not
+      // by this version) is not a finding: nothing tells what to allow.
+      if (decision != "blocked") continue;
+      std::string path = event_path(event);
+      bool unix_socket = layer == kUnixLayer;
+      targets.push_back(
+          {unix_socket ? FindingKind::blocked_unix_socket : FindingKind::blocked_device,
+           path.empty() ? (unix_socket ? "(unknown unix socket)" : "(unknown device)") : path});
+    } else if (is_fronting(event)) {
       targets.push_back({FindingKind::domain_fronting, domain + " at " + endpoint});
     } else if (decision == "blocked") {
       if (is_web_layer(layer) && !url.empty()) {

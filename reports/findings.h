@@ -23,20 +23,30 @@ enum class FindingKind {
   domain_fronting,
   exfiltration_name,
   audit_not_allowed,
+  // Ways out other than the network, blocked in every mode (audit mode does not open them); last,
+  // so the SARIF ruleIndex of the kinds above does not change.
+  blocked_unix_socket,
+  blocked_device,
 };
 inline constexpr FindingKind kFindingKinds[] = {
-    FindingKind::blocked_domain,  FindingKind::blocked_ip,        FindingKind::blocked_url,
-    FindingKind::domain_fronting, FindingKind::exfiltration_name, FindingKind::audit_not_allowed,
+    FindingKind::blocked_domain,      FindingKind::blocked_ip,
+    FindingKind::blocked_url,         FindingKind::domain_fronting,
+    FindingKind::exfiltration_name,   FindingKind::audit_not_allowed,
+    FindingKind::blocked_unix_socket, FindingKind::blocked_device,
 };
 // "blocked-domain", ... (the SARIF rule ids).
 const char* kind_id(FindingKind kind);
 // True for the kinds that mean traffic was (or in audit mode would have been) stopped.
 bool is_blocking(FindingKind kind);
+// True for blocked_unix_socket and blocked_device: the destination is a path, and no allow rule
+// can allow it.
+bool is_path_kind(FindingKind kind);
 
 // One distinct (kind, destination, process): every event of it folded together.
 struct Finding {
   FindingKind kind = FindingKind::blocked_ip;
-  std::string destination;  // "evil.test", "198.51.100.11:80/tcp", "https://h/p", "*.allowed.test"
+  // "evil.test", "198.51.100.11:80/tcp", "https://h/p", "*.allowed.test", "/run/docker.sock"
+  std::string destination;
   std::string domain;       // the name involved, when known
   std::string ip;           // the first address connected to ("" for a name only looked up)
   int port = 0;             // the first port connected to
@@ -58,6 +68,9 @@ struct Finding {
   std::vector<std::string> rules_to_add;  // exact rule lines that would allow it ("" = none can)
   bool replaces_existing = false;         // rules_to_add[0] replaces existing_rule
   std::string advice;                     // when no rule line is the answer
+  // cgfw-sandbox options that would allow it ("--allow-unix /run/docker.sock"): unix sockets are
+  // opened by an option, never by a rule line.
+  std::vector<std::string> options_to_add;
 };
 
 // Every finding of a report, in a stable order (kind, destination, process).

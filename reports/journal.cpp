@@ -16,6 +16,10 @@ const char* to_string(Layer layer) {
       return "tls";
     case Layer::http:
       return "http";
+    case Layer::unix_socket:
+      return "unix";
+    case Layer::device:
+      return "device";
   }
   return "packet";
 }
@@ -29,6 +33,7 @@ bool Journal::record(const Event& event) {
           event.port,
           event.domain.value_or(""),
           event.url.value_or(""),
+          event.path.value_or(""),
           event.qtype.value_or(""),
           event.process.pid};
   auto [it, inserted] = index_.try_emplace(key, events_.size());

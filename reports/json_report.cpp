@@ -54,6 +54,7 @@ json to_json(const Event& event) {
   };
   if (event.domain) out["domain"] = *event.domain;
   if (event.url) out["url"] = *event.url;
+  if (event.path) out["path"] = *event.path;
   if (event.qtype) out["qtype"] = *event.qtype;
   if (event.layer == Layer::dns) out["answers"] = event.answers;
   if (event.suspicious) out["suspicious"] = *event.suspicious;
@@ -87,7 +88,10 @@ json make_report(const RunInfo& run, const Journal& journal) {
       names.push_back({{"name", *event.domain},
                        {"decision", to_string(event.decision)},
                        {"would_block", event.would_block}});
-    if (event.layer == Layer::dns) continue;  // destinations are where packets went
+    // Destinations are where packets went: not names, not unix sockets or devices (no address).
+    if (event.layer == Layer::dns || event.layer == Layer::unix_socket ||
+        event.layer == Layer::device)
+      continue;
     auto key = std::make_tuple(event.ip, event.port, event.protocol, event.domain.value_or(""));
     if (destinations.insert(key).second) {
       json d = {{"ip", event.ip},

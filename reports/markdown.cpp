@@ -66,6 +66,11 @@ std::string destination_cell(const Finding& f) {
 }
 
 std::string remedy_cell(const Finding& f) {
+  if (!f.options_to_add.empty()) {
+    std::string out = "run cgfw-sandbox with";
+    for (const auto& option : f.options_to_add) out += " " + code(option);
+    return out + " (an option: unix sockets are not allow rules)";
+  }
   if (f.replaces_existing && f.existing_rule && !f.rules_to_add.empty())
     return "change " + code(f.existing_rule->text) + " (" +
            markdown_cell(f.existing_rule->location) + ") to " + code(f.rules_to_add.front());
@@ -115,6 +120,8 @@ void allowed_table(std::string& out, const json& report) {
     std::string port_text = "—";
     if (layer == "dns") {
       destination = domain;
+    } else if (is_path_layer(layer)) {
+      destination = event_path(event);
     } else {
       destination = domain.empty() ? ip : domain + " (" + ip + ")";
       port_text = port > 0 ? std::to_string(port) + "/" + json_string(event, "protocol")
@@ -176,10 +183,17 @@ std::string make_markdown(const json& report) {
   std::vector<Finding> findings = collect_findings(report);
   std::vector<const Finding*> stopped;
   std::vector<const Finding*> suspicious;
+  // Audit mode: the unix sockets and devices it blocked all the same (it does not open them).
+  std::vector<const Finding*> blocked_in_audit;
   std::set<std::string> destinations;
+  std::set<std::string> unix_sockets;
+  std::set<std::string> devices;
   for (const auto& f : findings) {
     if (f.kind == FindingKind::exfiltration_name) {
       suspicious.push_back(&f);
+    } else if (audit && is_path_kind(f.kind)) {
+      blocked_in_audit.push_back(&f);
+      (f.kind == FindingKind::blocked_device ? devices : unix_sockets).insert(f.destination);
     } else {
       stopped.push_back(&f);
       destinations.insert(f.destination);
@@ -187,16 +201,30 @@ std::string make_markdown(const json& report) {
   }
 
   std::string out;
-  std::string mode_text = audit ? "audit mode: nothing was blocked" : mode + " mode";
+  std::string mode_text = !audit                     ? mode + " mode"
+                          : blocked_in_audit.empty() ? "audit mode: nothing was blocked"
+                                                     : "audit mode: only unix sockets and devices "
+                                                       "were blocked";
   if (destinations.empty()) {
-    out +=
-        audit ? "**cgfw: every destination was in the allow list**" : "**cgfw: no egress blocked**";
+    out += audit ? "**cgfw: every destination was in the allow list" : "**cgfw: no egress blocked";
   } else {
     out += "**cgfw: " + plural(destinations.size(), "destination") +
-           (audit ? " not in the allow list" : " blocked") + "**";
+           (audit ? " not in the allow list" : " blocked");
   }
-  out += " (" + mode_text + ")" + command_text(report) + "\n";
+  if (!blocked_in_audit.empty()) {
+    std::string what = unix_sockets.empty() ? "" : plural(unix_sockets.size(), "unix socket");
+    if (!devices.empty()) what += (what.empty() ? "" : " and ") + plural(devices.size(), "device");
+    out += "; " + what + " blocked";
+  }
+  out += "** (" + mode_text + ")" + command_text(report) + "\n";
 
+  if (!blocked_in_audit.empty()) {
+    out += "\n### Blocked\n\n";
+    out +=
+        "Unix sockets of daemons outside the sandbox and devices that bypass it are blocked in "
+        "audit mode too.\n\n";
+    finding_table(out, blocked_in_audit, "To allow it");
+  }
   if (!stopped.empty()) {
     out += audit ? "\n### Would be blocked\n\n" : "\n### Blocked\n\n";
     finding_table(out, stopped, "Rule to add");
@@ -222,7 +250,7 @@ std::string make_markdown(const json& report) {
   }
   allowed_table(out, report);
 
-  if (audit && !stopped.empty()) {
+  if (audit && (!stopped.empty() || !blocked_in_audit.empty())) {
     out += "\n### Suggested allow list\n\n";
     out +=
         "Everything this run did that the allow list does not allow "

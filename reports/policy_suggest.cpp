@@ -55,29 +55,51 @@ struct Plan {
   std::map<std::string, AddressNeed> addresses;
   std::map<std::string, std::set<std::string>> urls;               // rule -> needed by
   std::map<std::pair<std::string, std::string>, WidenNeed> widen;  // (rule text, location)
+  std::map<std::string, std::set<std::string>> unix_sockets;       // path -> needed by
   std::set<std::string> not_suggested;
   std::set<std::string> modes;
 };
 
 bool is_web_layer(const std::string& layer) { return layer == "tls" || layer == "http"; }
 
-bool included(const json& event, const SuggestOptions& options) {
+// `audit`: the event is from an audit run, which blocks unix sockets and devices all the same:
+// what it needed of those counts like what it would have been refused.
+bool included(const json& event, const SuggestOptions& options, bool audit) {
   if (json_bool(event, "would_block")) return true;
-  return options.include_blocked && json_string(event, "decision") == "blocked";
+  if (json_string(event, "decision") != "blocked") return false;
+  return options.include_blocked || (audit && is_path_layer(json_string(event, "layer")));
 }
 
 void add_report(Plan& plan, const json& report, const SuggestOptions& options) {
   plan.modes.insert(json_string(report, "mode"));
+  bool audit = json_string(report, "mode") == "audit";
   ReportPolicy policy(report);
   NameIndex needing(report, [&](const json& event) {
-    return included(event, options) &&
+    return included(event, options, audit) &&
            (json_bool(event, "would_block") || !json_string(event, "suggested_rule").empty());
   });
   for (const auto& event : NameIndex::events_of(report)) {
-    if (!event.is_object() || !included(event, options)) continue;
+    if (!event.is_object() || !included(event, options, audit)) continue;
     const json process = event.value("process", json::object());
     std::string who = process_label(process);
     std::string layer = json_string(event, "layer");
+    // Never rule lines: a unix socket is opened by an option, a device by none (short of
+    // --allow-privileged, which is not suggested).
+    if (layer == kUnixLayer) {
+      std::string path = event_path(event);
+      if (path.starts_with("/"))
+        plan.unix_sockets[path].insert(who);
+      else
+        plan.not_suggested.insert("a unix socket the report does not name (" + who + ")");
+      continue;
+    }
+    if (layer == kDeviceLayer) {
+      std::string path = event_path(event);
+      plan.not_suggested.insert((path.empty() ? "a device" : path) + " (" + who +
+                                "): " + printable(json_string(event, "reason")) + "; " +
+                                std::string(kDeviceAdvice));
+      continue;
+    }
     std::string domain = json_string(event, "domain");
     std::transform(domain.begin(), domain.end(), domain.begin(),
                    [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; });
@@ -396,12 +418,21 @@ std::string suggest_policy(const std::vector<json>& reports, const SuggestOption
     body += "\n# Changed rules: each replaces the rule its comment names\n";
     for (const auto& [rule, comment] : changed) body += line(rule, comment);
   }
+  if (!plan.unix_sockets.empty()) {
+    body += "\n# Unix sockets (cgfw-sandbox options, not rules: no allow file line opens them)\n";
+    for (const auto& [path, who] : plan.unix_sockets)
+      body += "# also run cgfw-sandbox with " + allow_unix_option(path) +
+              " (unix sockets are options, not rules); " + printable(needed_by(who)) + "\n";
+  }
   if (!plan.not_suggested.empty()) {
     body += "\n# Not suggested (no allow rule should or can allow these):\n";
     for (const auto& what : plan.not_suggested) body += "#   " + what + "\n";
   }
   if (domains.empty() && plan.urls.empty() && addresses.empty() && changed.empty())
-    body = "\n# Nothing to add: everything these runs did was already allowed.\n" + body;
+    body = (plan.unix_sockets.empty()
+                ? "\n# Nothing to add: everything these runs did was already allowed.\n"
+                : "\n# No rule to add: what these runs needed is an option (below).\n") +
+           body;
   return out + body;
 }
 

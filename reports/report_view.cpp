@@ -294,6 +294,25 @@ std::string ReportPolicy::widen(std::string_view rule_text, int port, bool udp) 
   return parses_as_one_rule(widened) ? widened : "";
 }
 
+bool is_path_layer(std::string_view layer) { return layer == kUnixLayer || layer == kDeviceLayer; }
+
+std::string event_path(const json& event) { return printable(json_string(event, "path")); }
+
+std::string allow_unix_option(std::string_view path) {
+  return "--allow-unix " + shell_quote(printable(path));
+}
+
+std::string shell_quote(std::string_view text) {
+  bool plain = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("_@%+=:,./-").find(c) != std::string_view::npos;
+  });
+  if (plain) return std::string(text);
+  std::string quoted = "'";
+  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
 bool is_port_mismatch(const json& event) {
   return json_string(event, "reason").starts_with(kPortMismatch);
 }
@@ -333,17 +352,7 @@ std::string command_line(const json& report) {
     return out;
   for (const auto& arg : report["command"]) {
     if (!arg.is_string()) continue;
-    std::string text = arg.get<std::string>();
-    bool plain = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
-      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-             std::string_view("_@%+=:,./-").find(c) != std::string_view::npos;
-    });
-    if (!plain) {
-      std::string quoted = "'";
-      for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-      text = quoted + "'";
-    }
-    out += (out.empty() ? "" : " ") + text;
+    out += (out.empty() ? "" : " ") + shell_quote(arg.get_ref<const std::string&>());
   }
   return printable(out);
 }

@@ -20,7 +20,8 @@ namespace cgfw::reports {
 
 // What `cgfw` accepts as a report file's text: JSON (nlohmann's parser, its exceptions caught) no
 // more than kMaxReportDepth levels deep, an object with a string "mode" and an "events" array;
-// every other field is read tolerantly by the functions below. nullopt and `why` ("not valid JSON
+// every other field is read tolerantly by the functions below (events of every layer, "unix" and
+// "device" with their "path" too, are kept as written). nullopt and `why` ("not valid JSON
 // (...)", "not a cgfw report (...)") otherwise.
 inline constexpr int kMaxReportDepth = 64;
 std::optional<nlohmann::json> parse_report(const std::string& text, std::string& why);
@@ -97,6 +98,26 @@ class ReportPolicy {
   std::vector<std::string> allow_files_;  // the policy's sources other than "--allow"
   policy::Policy portless_;               // the rules that parse, ports dropped; id -> rules_
 };
+
+// The layers whose events go somewhere other than an address: "unix" (a connection to a daemon's
+// unix socket that leads out of the sandbox) and "device" (an open of a device node such as
+// /dev/net/tun). Their destination is the event's "path"; no allow rule covers them: a unix socket
+// is opened with the cgfw-sandbox option --allow-unix, a device only by --allow-privileged.
+inline constexpr std::string_view kUnixLayer = "unix";
+inline constexpr std::string_view kDeviceLayer = "device";
+bool is_path_layer(std::string_view layer);
+// A unix or device event's socket file or device node, control characters replaced; "" when the
+// event has none.
+std::string event_path(const nlohmann::json& event);
+// "--allow-unix /run/docker.sock": the option that leaves that socket reachable, the path quoted
+// the way a shell would need it.
+std::string allow_unix_option(std::string_view path);
+// What opens a device that leads out of the sandbox: no rule, no option short of this one.
+inline constexpr std::string_view kDeviceAdvice =
+    "no rule or option allows it other than --allow-privileged, which turns every restriction of "
+    "the sandbox off";
+// `text` as one shell word: unchanged when it is plain, else in single quotes.
+std::string shell_quote(std::string_view text);
 
 // True for "a rule allows this address, but not port N/PROTO".
 bool is_port_mismatch(const nlohmann::json& event);

@@ -98,6 +98,36 @@ const KindText& kind_text(FindingKind kind) {
         "allowed by the allow list, so in block mode the job would be refused it.",
         "**What happened**: the run was in audit mode, so this traffic went through, but no "
         "allow rule covers it: in block mode it would be blocked."}},
+      {FindingKind::blocked_unix_socket,
+       {"BlockedUnixSocket", "error", "6.0", "very-high",
+        "A connection to a daemon's unix socket outside the sandbox was refused",
+        "A process connected to the unix socket of a daemon that runs outside the sandbox (docker, "
+        "containerd, systemd, ...). cgfw hides these sockets in every mode, audit mode too: "
+        "whatever such a daemon does for the job (run a container, pull an image) happens "
+        "outside the sandbox, where no allow rule applies.",
+        "**What happened**: a process in the job connected to a unix socket of a daemon outside "
+        "the sandbox, such as `/run/docker.sock`. cgfw hides these sockets, in audit mode too, "
+        "and closed the connection: a daemon asked to run a container or fetch something would "
+        "do it outside the sandbox, with the host's network.\n\n**How to allow it**: unix "
+        "sockets are not allow rules, so no line of the allow file opens one. If the job really "
+        "needs the daemon (a `docker build` step), run cgfw-sandbox with the option the result "
+        "gives, `--allow-unix PATH`; what the daemon then does is not filtered by cgfw.\n\n**If "
+        "it should not happen**: the result names the process and its command line; find the "
+        "step that ran it."}},
+      {FindingKind::blocked_device,
+       {"BlockedDevice", "error", "7.0", "very-high",
+        "An open of a device that bypasses the egress filter was refused",
+        "A process opened a device node that leads out of the sandbox without a socket, such as "
+        "the TUN/TAP device /dev/net/tun: packets written to it are routed by the kernel, never "
+        "seen by the sandbox's egress program. cgfw refuses it in every mode.",
+        "**What happened**: a process in the job opened a device such as `/dev/net/tun`. Packets "
+        "written to a TUN/TAP device leave through the kernel's routing, not through a socket of "
+        "the sandbox, so cgfw could not filter them; it refused the open, in audit mode "
+        "too.\n\n**How to allow it**: no allow rule and no option opens it, other than "
+        "`--allow-privileged`, which turns every restriction of the sandbox off (and is reported "
+        "as such). A job that needs a VPN or another TUN-based tool should run that step "
+        "outside cgfw.\n\n**If it should not happen**: the result names the process and its "
+        "command line; find the step that ran it."}},
   };
   return kTexts.at(kind);
 }
@@ -128,12 +158,15 @@ int rule_index(FindingKind kind) {
 json rule_descriptor(FindingKind kind) {
   const KindText& text = kind_text(kind);
   std::string markdown = text.help_markdown;
-  if (kind != FindingKind::domain_fronting && kind != FindingKind::exfiltration_name)
+  if (kind != FindingKind::domain_fronting && kind != FindingKind::exfiltration_name &&
+      !is_path_kind(kind))
     markdown += kHowToAllow;
   json tags = {"security", "network", "egress"};
   if (kind == FindingKind::exfiltration_name) tags.push_back("dns");
   if (kind == FindingKind::domain_fronting) tags.push_back("tls");
   if (kind == FindingKind::audit_not_allowed) tags.push_back("audit");
+  if (kind == FindingKind::blocked_unix_socket) tags.push_back("unix-socket");
+  if (kind == FindingKind::blocked_device) tags.push_back("device");
   return {
       {"id", kind_id(kind)},
       {"name", text.name},
@@ -242,6 +275,10 @@ Place fallback_place(const ReportPolicy& policy, const json& report, const Sarif
 
 Place place_of(const Finding& finding, const ReportPolicy& policy, const json& report,
                const SarifContext& context) {
+  // --allow-unix is written where the cgfw-sandbox command is, like --allow.
+  if (is_path_kind(finding.kind))
+    if (std::string workflow = workflow_file(context.workflow_ref); !workflow.empty())
+      return {workflow, 1};
   if (finding.existing_rule) {
     const std::string& location = finding.existing_rule->location;
     if (is_command_line_location(location)) {
@@ -273,6 +310,13 @@ std::string layers_text(const Finding& finding) {
 }
 
 std::string remedy(const Finding& finding) {
+  if (!finding.options_to_add.empty()) {
+    std::string options;
+    for (const auto& option : finding.options_to_add)
+      options += (options.empty() ? "" : " ") + option;
+    return "To allow it, run cgfw-sandbox with " + options +
+           " (unix sockets are opened by this option, not by allow rules).";
+  }
   if (finding.replaces_existing && finding.existing_rule && !finding.rules_to_add.empty())
     return "To allow it, change the rule '" + finding.existing_rule->text + "' at " +
            finding.existing_rule->location + " to: " + finding.rules_to_add.front();
@@ -321,6 +365,14 @@ std::string message_text(const Finding& f) {
                           : " reached " + f.destination + " at the " + layers_text(f) + " layer") +
           ", which the allow list does not allow" + reason + "; in block mode it would be blocked.";
       break;
+    case FindingKind::blocked_unix_socket:
+      text = "cgfw blocked a connection from " + who(f) + " to the unix socket " + f.destination +
+             reason + ".";
+      break;
+    case FindingKind::blocked_device:
+      text = "cgfw blocked " + who(f) + " from opening " +
+             (f.destination.starts_with("/") ? "the device " : "") + f.destination + reason + ".";
+      break;
   }
   std::string what = remedy(f);
   return printable(what.empty() ? text : text + " " + what);
@@ -349,6 +401,8 @@ json result_of(const Finding& f, const ReportPolicy& policy, const json& report,
       {"rulesToAdd", f.rules_to_add},
   };
   if (!f.domain.empty()) properties["domain"] = f.domain;
+  if (is_path_kind(f.kind)) properties["path"] = f.destination;
+  if (!f.options_to_add.empty()) properties["optionsToAdd"] = f.options_to_add;
   if (!f.resolver.empty()) properties["resolver"] = f.resolver;
   if (ports.size() > 1) properties["ports"] = ports;
   if (!f.reason.empty()) properties["reason"] = f.reason;

@@ -44,6 +44,10 @@ Result<std::unique_ptr<DataPlane>> DataPlane::make(const DataPlaneConfig& config
   auto entries = static_cast<__u32>(std::max<std::size_t>(config.ip_entries, 1));
   bpf_map__set_max_entries(plane->skel_->maps.allow_v4, entries);
   bpf_map__set_max_entries(plane->skel_->maps.allow_v6, entries);
+  plane->learned_entries_ = std::max<std::uint32_t>(config.learned_entries, 1);
+  bpf_map__set_max_entries(plane->skel_->maps.learned_v4, plane->learned_entries_);
+  bpf_map__set_max_entries(plane->skel_->maps.learned_v6, plane->learned_entries_);
+  if (!config.police_devices) bpf_program__set_autoload(plane->skel_->progs.cgfw_device, false);
 
   int err = cgfw_bpf__load(plane->skel_);
   if (err) {
@@ -104,9 +108,11 @@ Status DataPlane::attach(int cgroup_fd) {
       skel_->progs.cgfw_sock_create, skel_->progs.cgfw_connect4, skel_->progs.cgfw_connect6,
       skel_->progs.cgfw_sendmsg4,    skel_->progs.cgfw_sendmsg6, skel_->progs.cgfw_recvmsg4,
       skel_->progs.cgfw_recvmsg6,    skel_->progs.cgfw_sockops,  skel_->progs.cgfw_egress,
+      skel_->progs.cgfw_device,
   };
   // The skeleton's __attach() does not attach cgroup programs: each one by hand, by link.
   for (bpf_program* program : programs) {
+    if (!bpf_program__autoload(program)) continue;
     bpf_link* link = bpf_program__attach_cgroup(program, cgroup_fd);
     if (!link) {
       int err = errno;
@@ -169,7 +175,9 @@ Status DataPlane::put(int family, const dns::Address& address, const cgfw_port_s
                                BPF_ANY);
   }
   if (err == -E2BIG || err == -ENOSPC)
-    return make_error("the kernel map of learned addresses is full (65536 entries)");
+    return make_error("the kernel map of learned addresses is full (" +
+                      std::to_string(learned_entries_) +
+                      " entries; raise it with --max-learned-addresses)");
   if (err) return make_error("cannot write the learned address map: " + errno_text(err));
   return Ok{};
 }

@@ -28,6 +28,10 @@ struct DataPlaneConfig {
   std::uint16_t dns_port6 = 0;  // the DNS proxy on [::1]
   std::uint16_t web_port4 = 0;  // the web proxy on 127.0.0.1; 0: HTTP/TLS ports go direct
   std::uint16_t web_port6 = 0;
+  // Addresses the DNS proxy may learn, per family; past it, answers fail (SERVFAIL).
+  std::uint32_t learned_entries = 65536;
+  // Refuse opening TUN/TAP devices (cgroup/dev). Off only with --allow-privileged.
+  bool police_devices = true;
 };
 
 using FlowEventHandler = std::function<void(const cgfw_flow_event&)>;
@@ -81,6 +85,7 @@ class DataPlane : public dns::KernelAllowMap {
   std::vector<bpf_link*> links_;
   ring_buffer* ring_ = nullptr;
   FlowEventHandler handler_;
+  std::uint32_t learned_entries_ = 0;
 };
 
 }  // namespace cgfw::runner

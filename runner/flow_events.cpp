@@ -80,6 +80,9 @@ std::chrono::system_clock::time_point FlowEventTranslator::wall_time(
 reports::Event FlowEventTranslator::translate(const cgfw_flow_event& raw) {
   reports::Event event;
   event.time = wall_time(raw.time_ns);
+  char comm[CGFW_COMM_LEN + 1] = {};
+  std::memcpy(comm, raw.comm, CGFW_COMM_LEN);
+  if (raw.reason == CGFW_REASON_DEVICE) return translate_device(raw, comm, std::move(event));
   event.layer = reports::Layer::packet;
   event.decision =
       raw.verdict == CGFW_VERDICT_BLOCK ? reports::Decision::blocked : reports::Decision::allowed;
@@ -107,8 +110,24 @@ reports::Event FlowEventTranslator::translate(const cgfw_flow_event& raw) {
     std::memcpy(address.data(), raw.daddr, 16);
     event.domain = name_of_(raw.family, address);
   }
-  char comm[CGFW_COMM_LEN + 1] = {};
-  std::memcpy(comm, raw.comm, CGFW_COMM_LEN);
+  event.process = processes_.describe(static_cast<int>(raw.tgid), comm);
+  return event;
+}
+
+// A refused device open: no flow, no address. The program puts the device number in the ports.
+reports::Event FlowEventTranslator::translate_device(const cgfw_flow_event& raw, const char* comm,
+                                                     reports::Event event) {
+  // The program refuses only /dev/net/tun; the number is kept in case that list grows.
+  event.layer = reports::Layer::device;
+  event.decision = reports::Decision::blocked;
+  event.protocol = "tun";
+  event.path =
+      raw.sport == 10 && raw.dport == 200
+          ? std::string("/dev/net/tun")
+          : "character device " + std::to_string(raw.sport) + ":" + std::to_string(raw.dport);
+  event.reason =
+      "TUN/TAP device: packets written to it leave through the kernel's routing, not through a "
+      "socket of the sandbox, so the egress program would never see them; refused";
   event.process = processes_.describe(static_cast<int>(raw.tgid), comm);
   return event;
 }

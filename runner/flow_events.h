@@ -32,6 +32,8 @@ class FlowEventTranslator {
   reports::Event translate(const tls::WebObservation& observation);
 
  private:
+  reports::Event translate_device(const cgfw_flow_event& raw, const char* comm,
+                                  reports::Event event);
   std::chrono::system_clock::time_point wall_time(std::uint64_t monotonic_ns) const;
 
   const policy::Policy& policy_;

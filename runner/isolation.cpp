@@ -94,7 +94,7 @@ unsigned long kept_mount_flags(const std::string& path) {
 
 }  // namespace
 
-Result<IsolationPlan> plan_isolation(const std::vector<std::string>& denied_sockets,
+Result<IsolationPlan> plan_isolation(const std::vector<DeniedUnixSocket>& denied_sockets,
                                      const std::vector<std::string>& allowed_sockets,
                                      const std::vector<std::string>& read_only,
                                      const std::string& mountinfo) {
@@ -111,13 +111,13 @@ Result<IsolationPlan> plan_isolation(const std::vector<std::string>& denied_sock
     for (const auto& match : expand(path))
       if (auto real = real_path(match); !real.empty()) allowed.insert(real);
   std::set<std::string> masked;
-  for (const auto& pattern : denied_sockets) {
-    for (const auto& path : expand(pattern)) {
+  for (const auto& denied : denied_sockets) {
+    for (const auto& path : expand(denied.path)) {
       struct stat info {};
       if (::stat(path.c_str(), &info) != 0 || !S_ISSOCK(info.st_mode)) continue;
       auto real = real_path(path);
       if (real.empty() || allowed.count(real) || !masked.insert(real).second) continue;
-      plan.masked_sockets.push_back(real);
+      plan.masked_sockets.push_back({real, denied.daemon});
     }
   }
   for (const auto& path : read_only) {
@@ -155,9 +155,9 @@ IsolationFailure apply_isolation(const IsolationPlan& plan) {
     if (::mount("none", point.c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
                 "size=4k,mode=0755") != 0)
       return failed("hide bpf filesystem", point.c_str());
-  for (const auto& path : plan.masked_sockets)
-    if (::mount("/dev/null", path.c_str(), nullptr, MS_BIND, nullptr) != 0)
-      return failed("mask socket", path.c_str());
+  for (const auto& socket : plan.masked_sockets)
+    if (::mount(socket.cover.c_str(), socket.path.c_str(), nullptr, MS_BIND, nullptr) != 0)
+      return failed("cover unix socket", socket.path.c_str());
   for (const auto& entry : plan.read_only) {
     if (::mount(entry.path.c_str(), entry.path.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
       return failed("bind read-only path", entry.path.c_str());

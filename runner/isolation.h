@@ -15,20 +15,25 @@ namespace cgfw::runner {
 // Unix sockets that lead out of the sandbox: a daemon outside it acts on the caller's behalf
 // (starts containers or units in its own cgroup, or resolves names past the DNS proxy).
 // Hidden inside unless --allow-unix names them. Globs are expanded at start-up.
-inline constexpr const char* kDeniedUnixSockets[] = {
-    "/run/docker.sock",                         // dockerd: containers outside the cgroup
-    "/var/run/docker.sock",                     //
-    "/run/user/*/docker.sock",                  // rootless dockerd
-    "/run/containerd/containerd.sock",          // containerd
-    "/run/podman/podman.sock",                  // podman system service
-    "/run/user/*/podman/podman.sock",           // rootless podman service
-    "/run/buildkit/buildkitd.sock",             // BuildKit
-    "/run/crio/crio.sock",                      // CRI-O
-    "/run/systemd/private",                     // systemd: systemd-run starts units outside
-    "/run/dbus/system_bus_socket",              // the system bus reaches systemd too
-    "/run/systemd/resolve/io.systemd.Resolve",  // systemd-resolved: DNS past the proxy
-    "/run/nscd/socket",                         // nscd: cached lookups past the proxy
-    "/var/run/nscd/socket",                     //
+struct DeniedUnixSocket {
+  const char* path;
+  const char* daemon;  // who listens there and what it would do for the caller
+};
+inline constexpr DeniedUnixSocket kDeniedUnixSockets[] = {
+    {"/run/docker.sock", "dockerd, which starts containers outside the sandbox's cgroup"},
+    {"/var/run/docker.sock", "dockerd, which starts containers outside the sandbox's cgroup"},
+    {"/run/user/*/docker.sock", "rootless dockerd, which starts containers outside the sandbox"},
+    {"/run/containerd/containerd.sock", "containerd, which starts containers outside the sandbox"},
+    {"/run/podman/podman.sock", "the podman service, which starts containers outside the sandbox"},
+    {"/run/user/*/podman/podman.sock", "the rootless podman service, outside the sandbox"},
+    {"/run/buildkit/buildkitd.sock", "BuildKit, which runs build steps outside the sandbox"},
+    {"/run/crio/crio.sock", "CRI-O, which starts containers outside the sandbox"},
+    {"/run/systemd/private", "systemd, which starts units (systemd-run) outside the sandbox"},
+    {"/run/dbus/system_bus_socket", "the system D-Bus, which reaches systemd outside the sandbox"},
+    {"/run/systemd/resolve/io.systemd.Resolve",
+     "systemd-resolved, which resolves past the DNS proxy"},
+    {"/run/nscd/socket", "nscd, which resolves names past the DNS proxy"},
+    {"/var/run/nscd/socket", "nscd, which resolves names past the DNS proxy"},
 };
 
 struct IsolationPlan {
@@ -38,8 +43,14 @@ struct IsolationPlan {
   std::vector<std::string> proc_mounts;
   // Every bpf filesystem: covered by an empty read-only tmpfs.
   std::vector<std::string> bpf_mounts;
-  // Existing unix socket files covered by /dev/null: connect() fails, nothing leaks its inode.
-  std::vector<std::string> masked_sockets;
+  // Existing unix socket files, each covered by a bind mount of `cover`: cgfw's trap for it
+  // (runner/unix_trap.h), which records who connects, or /dev/null, where connect() fails.
+  struct MaskedSocket {
+    std::string path;
+    std::string daemon;  // DeniedUnixSocket::daemon
+    std::string cover = "/dev/null";
+  };
+  std::vector<MaskedSocket> masked_sockets;
   // Paths bind-mounted read-only (the run directory, the allow files).
   struct ReadOnly {
     std::string path;
@@ -48,9 +59,9 @@ struct IsolationPlan {
   std::vector<ReadOnly> read_only;
 };
 
-// `denied_sockets` entries may hold '*' globs; those also named in `allowed_sockets` (after
+// `denied_sockets` paths may hold '*' globs; those also named in `allowed_sockets` (after
 // resolving symlinks in both) stay reachable. Paths in `read_only` that do not exist are skipped.
-Result<IsolationPlan> plan_isolation(const std::vector<std::string>& denied_sockets,
+Result<IsolationPlan> plan_isolation(const std::vector<DeniedUnixSocket>& denied_sockets,
                                      const std::vector<std::string>& allowed_sockets,
                                      const std::vector<std::string>& read_only,
                                      const std::string& mountinfo = "/proc/self/mountinfo");

@@ -63,6 +63,11 @@ std::variant<Options, int> parse_options(int argc, const char* const* argv) {
                  "(default 600); connections already open are never cut")
       ->type_name("SECONDS")
       ->check(CLI::Range(1, 86400));
+  app.add_option("--max-learned-addresses", options.max_learned_addresses,
+                 "how many addresses (per IP family) allowed names may resolve to during the run "
+                 "(default 65536); past it, further answers fail with SERVFAIL and are reported")
+      ->type_name("N")
+      ->check(CLI::Range(1, 16777216));
   app.add_option("--http-port", options.http_ports,
                  "another port whose TCP traffic is plain HTTP, checked request by request "
                  "(repeatable; 80 always is)")

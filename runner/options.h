@@ -32,7 +32,8 @@ struct Options {
   bool no_loopback = false;
   std::vector<std::string> dns_upstreams;  // --dns-upstream, in order
   std::string dns_block_rcode = "nxdomain";
-  int dns_min_ttl = 600;        // seconds a learned address stays allowed at least
+  int dns_min_ttl = 600;              // seconds a learned address stays allowed at least
+  int max_learned_addresses = 65536;  // per family; the kernel map's size
   std::vector<int> http_ports;  // --http-port: more plain-HTTP ports for the web proxy (80 always)
   std::vector<int> tls_ports;   // --tls-port: more TLS ports for the web proxy (443 always)
   bool inspect = false;         // --inspect: intercept every allowed TLS host

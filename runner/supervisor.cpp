@@ -34,6 +34,7 @@
 #include "runner/report_outputs.h"
 #include "runner/run_directory.h"
 #include "runner/run_loop.h"
+#include "runner/unix_trap.h"
 #include "runner/watchdog.h"
 
 namespace cgfw::runner {
@@ -82,6 +83,7 @@ std::map<std::string, std::uint64_t> named_counters(const DataPlane& plane) {
       {"events_lost", values[CGFW_COUNTER_EVENTS_LOST]},
       {"raw_sockets_refused", values[CGFW_COUNTER_RAW_REFUSED]},
       {"map_update_failures", values[CGFW_COUNTER_MAP_UPDATE_FAILED]},
+      {"devices_refused", values[CGFW_COUNTER_DEVICES_REFUSED]},
   };
 }
 
@@ -246,8 +248,11 @@ int run_sandbox(const Options& options) {
   // The run's CA, when anything will be intercepted: URL rules, or --inspect. Its key stays in
   // this process; the job gets a trust bundle (system roots + the run CA) and the variables that
   // make common tools use it.
+  // The run's directory: the trust bundle when there is a CA, the unix socket traps.
   std::unique_ptr<ca::RunCa> run_ca;
-  std::unique_ptr<RunDirectory> run_dir;
+  auto made_dir = RunDirectory::make();
+  if (!made_dir) return fail(made_dir.error().message);
+  std::unique_ptr<RunDirectory> run_dir = std::move(*made_dir);
   std::vector<std::string> job_env;
   bool has_url_rules = std::any_of(policy->rules.begin(), policy->rules.end(),
                                    [](const auto& r) { return r.kind == policy::RuleKind::url; });
@@ -262,9 +267,6 @@ int run_sandbox(const Options& options) {
     auto made = ca::RunCa::make(ca_options);
     if (!made) return fail("cannot create the run's CA: " + made.error().message);
     run_ca = std::move(*made);
-    auto dir = RunDirectory::make();
-    if (!dir) return fail(dir.error().message);
-    run_dir = std::move(*dir);
     auto bundle = run_ca->write_trust_bundle(run_dir->path());
     if (!bundle) return fail(bundle.error().message);
     for (const auto& [name, value] : ca::job_environment(*bundle))
@@ -289,6 +291,8 @@ int run_sandbox(const Options& options) {
   config.dns_port6 = (*dns_proxy)->port6();
   config.web_port4 = (*web_proxy)->port4();
   config.web_port6 = (*web_proxy)->port6();
+  config.learned_entries = static_cast<std::uint32_t>(options.max_learned_addresses);
+  config.police_devices = !options.allow_privileged;
   auto plane = DataPlane::make(config);
   if (!plane) return fail(plane.error().message);
   if (auto filled = (*plane)->fill_ip_allow(*table); !filled) return fail(filled.error().message);
@@ -343,18 +347,33 @@ int run_sandbox(const Options& options) {
     spdlog::warn("{}", warning);
     warnings.push_back(warning);
   }
+  // A connection to a hidden daemon socket ends at its trap: refused, and recorded here.
+  std::unique_ptr<UnixSocketTraps> unix_traps;
+  auto record_unix_attempt = [&](const IsolationPlan::MaskedSocket& socket, pid_t pid) {
+    record(unix_attempt_event(socket.path, socket.daemon, processes.describe(pid, "")));
+  };
   SpawnOptions spawn;
   spawn.extra_env = job_env;
   spawn.privileged = options.allow_privileged;
   if (!spawn.privileged) {
-    std::vector<std::string> denied(std::begin(kDeniedUnixSockets), std::end(kDeniedUnixSockets));
+    std::vector<DeniedUnixSocket> denied(std::begin(kDeniedUnixSockets),
+                                         std::end(kDeniedUnixSockets));
     // Read-only inside: every run's directory (trust bundles other sandboxes rely on) and the
     // rules this run enforces.
     std::vector<std::string> read_only = {RunDirectory::kBase};
-    if (run_dir) read_only.push_back(run_dir->path());
+    read_only.push_back(run_dir->path());
     read_only.insert(read_only.end(), options.allow_files.begin(), options.allow_files.end());
     auto plan = plan_isolation(denied, options.allow_unix, read_only);
     if (!plan) return fail(plan.error().message);
+    auto traps =
+        UnixSocketTraps::make(io, run_dir->path(), plan->masked_sockets.size(),
+                              [&, hidden = plan->masked_sockets](std::size_t i, pid_t pid) {
+                                record_unix_attempt(hidden.at(i), pid);
+                              });
+    if (!traps) return fail(traps.error().message);
+    unix_traps = std::move(*traps);
+    for (std::size_t i = 0; i < plan->masked_sockets.size(); ++i)
+      plan->masked_sockets[i].cover = unix_traps->trap_path(i);
     spawn.isolation = std::move(*plan);
   }
   auto child = spawn_in_cgroup(options.command, (*cgroup)->fd(), *credentials, spawn);
@@ -440,13 +459,17 @@ int run_sandbox(const Options& options) {
   nlohmann::json report = reports::make_report(run, journal);
   if (!write_reports(options, report)) exit_status = kExitCgfwFailed;
 
-  // One count per distinct thing the user would add a rule for: a name, or an address and port.
+  // One count per distinct thing the user would add a rule for: a name, or an address and port;
+  // unix sockets and devices only when there were any.
   std::set<std::string> blocked_names;
   std::set<std::string> blocked_urls;
   std::set<std::string> blocked_addresses;
+  std::set<std::string> blocked_local;
   for (const auto& event : journal.events()) {
     if (event.decision != reports::Decision::blocked) continue;
-    if (event.layer == reports::Layer::dns)
+    if (event.path)
+      blocked_local.insert(*event.path);
+    else if (event.layer == reports::Layer::dns)
       blocked_names.insert(event.domain.value_or("(unparsable query)"));
     else if (event.url)
       blocked_urls.insert(*event.url);
@@ -459,9 +482,13 @@ int run_sandbox(const Options& options) {
     return std::to_string(n) + " " + (n == 1 ? one : many);
   };
   if (totals.blocked > 0)
-    spdlog::info("blocked {}, {} and {}{}", counted(blocked_names.size(), "name", "names"),
-                 counted(blocked_urls.size(), "URL", "URLs"),
+    spdlog::info("blocked {}, {}{} {}{}{}", counted(blocked_names.size(), "name", "names"),
+                 counted(blocked_urls.size(), "URL", "URLs"), blocked_local.empty() ? " and" : ",",
                  counted(blocked_addresses.size(), "address", "addresses"),
+                 blocked_local.empty()
+                     ? ""
+                     : " and " + counted(blocked_local.size(), "unix socket or device",
+                                         "unix sockets or devices"),
                  options.report_json ? "; report: " + *options.report_json : "");
   return exit_status;
 }

@@ -4,20 +4,23 @@
 // first step that failed; both exit 0. Bad arguments exit 2 with a usage message on stderr. Every
 // wait is bounded (3 s per network step, plus a whole-process alarm) so a test never hangs.
 //
-//   io-uring-connect IP PORT       TCP connect + send through io_uring (raw syscalls), not
-//   connect(2) tcp-fast-open IP PORT          data in the SYN: sendto(MSG_FASTOPEN) without a
-//   connect(2) udp-connect-then-sendto ...    UDP connect() to an allowed peer, then sendto()
-//   somewhere else udp-connect-then-sendmsg ...   the same, with sendmsg() and msg_name for the
-//   last step multicast GROUP PORT [IFNAME]  UDP to a multicast group (TTL/hops 1) broadcast ADDR
-//   PORT            UDP with SO_BROADCAST to a broadcast address tun / tap create a TUN/TAP device:
-//   a private link the filters may not see unshare-net IP PORT            a new user+net namespace,
-//   then TCP from there unshare-net-lo IP PORT         the same after bringing up lo in the new
-//   namespace inherited-fd FD                is a descriptor leaked into the sandbox still open?
-//   send-fd FD                     send on an already-connected socket leaked into the sandbox
-//   cgroup-escape                  write our pid to every reachable cgroup.procs to leave the
-//   cgroup connect-unix PATH              AF_UNIX connect (e.g. the host's docker.sock; '@' =
-//   abstract) tcp-connect IP PORT            plain connect + send: the baseline every other route
-//   compares to
+// clang-format off
+//   io-uring-connect IP PORT          TCP connect + send through io_uring (raw syscalls)
+//   tcp-fast-open IP PORT             data in the SYN: sendto(MSG_FASTOPEN), no connect(2)
+//   udp-connect-then-sendto ...       UDP connect() to an allowed peer, then sendto() elsewhere
+//   udp-connect-then-sendmsg ...      the same, with sendmsg() and msg_name for the last step
+//   multicast GROUP PORT [IFNAME]     UDP to a multicast group (TTL/hops 1)
+//   broadcast ADDR PORT               UDP with SO_BROADCAST to a broadcast address
+//   tun / tap                         open /dev/net/tun and create a TUN/TAP device
+//   unshare-net IP PORT               a new user+net namespace, then TCP from there
+//   unshare-net-lo IP PORT            the same after bringing up lo in the new namespace
+//   inherited-fd FD                   is a descriptor leaked into the sandbox still open?
+//   send-fd FD                        send on an already-connected socket leaked into it
+//   cgroup-escape                     write our pid to every reachable cgroup.procs
+//   connect-unix PATH                 AF_UNIX connect + request, then a read: a listener that
+//                                     closes at once is REFUSED ('@' = abstract name)
+//   tcp-connect IP PORT               plain connect + send: the baseline for every other route
+// clang-format on
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -667,6 +670,15 @@ Outcome run_connect_unix(const Invocation& inv) {
   }
   Outcome sent = send_bounded(fd.get(), "GET /_ping HTTP/1.0\r\n\r\n", "send");
   if (sent.line.starts_with("REFUSED")) return sent;
+  // A listener that closes at once (cgfw's trap over a hidden socket) is a refusal too; one that
+  // keeps the connection open (a daemon, slow or not) is not.
+  pollfd pfd{fd.get(), POLLIN, 0};
+  if (poll(&pfd, 1, 1000) > 0) {
+    char byte;
+    ssize_t got = recv(fd.get(), &byte, 1, MSG_DONTWAIT);
+    if (got == 0) return {"REFUSED read EOF closed at once"};
+    if (got < 0 && errno != EAGAIN) return refused("read", errno);  // ECONNRESET: closed unread
+  }
   return ok("connected");
 }
 

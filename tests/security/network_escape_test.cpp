@@ -82,16 +82,32 @@ TEST_F(Escape, BroadcastAndMulticastAreRefused) {
     EXPECT_EQ(blocked(*result.report, ip).size(), 1u) << ip;
 }
 
-// A TUN or TAP device would be a network interface the sandbox controls: creating one takes
-// CAP_NET_ADMIN, which no process inside has.
+// A TUN or TAP device is a network interface whose packets no socket of the sandbox sends, so
+// the egress program never sees them. Opening /dev/net/tun is refused by the cgroup's device
+// program and reported, even in a user+network namespace made inside, where the process would
+// hold CAP_NET_ADMIN over its own namespace.
 TEST_F(Escape, NoTunOrTapDevice) {
+  std::string p = CGFW_ESCAPE_PROBE;
   auto result = run_sandbox(
-      {}, {"sh", "-c", std::string(CGFW_ESCAPE_PROBE) + " tun; " + CGFW_ESCAPE_PROBE + " tap"});
+      {},
+      {"sh", "-c", p + " tun; " + p + " tap; unshare --user --map-root-user --net " + p + " tun"});
   EXPECT_EQ(result.out,
-            "REFUSED TUNSETIFF EPERM Operation not permitted\n"
-            "REFUSED TUNSETIFF EPERM Operation not permitted\n")
+            "REFUSED open EPERM Operation not permitted\n"
+            "REFUSED open EPERM Operation not permitted\n"
+            "REFUSED open EPERM Operation not permitted\n")
       << result.err;
   EXPECT_EQ(run_command({"ip", "link", "show", "cgfwprobe0"}).exit_code, 1);
+  ASSERT_TRUE(result.report);
+  int refused = 0;
+  for (const auto& event : (*result.report)["events"]) {
+    if (event["layer"] != "device") continue;
+    EXPECT_EQ(event["path"], "/dev/net/tun");
+    EXPECT_EQ(event["decision"], "blocked");
+    EXPECT_EQ(event["process"]["comm"], "cgfw_escape_pro");
+    refused += event["count"].get<int>();
+  }
+  EXPECT_EQ(refused, 3) << result.report->dump(2);
+  EXPECT_EQ((*result.report)["summary"]["kernel"]["devices_refused"], 3);
 }
 
 // A network namespace made inside (through a user namespace, no privilege needed) has no way

@@ -39,6 +39,50 @@ TEST(Announcer, Ipv6IsBracketedAndGoneProcessesSaidSo) {
       << line;
 }
 
+reports::Event blocked_unix(const std::string& path = "/run/docker.sock") {
+  auto event = blocked_curl();
+  event.layer = reports::Layer::unix_socket;
+  event.protocol = "unix";
+  event.ip.clear();
+  event.port = 0;
+  event.path = path;
+  event.reason = "unix socket of a daemon outside the sandbox (dockerd)";
+  event.suggested_rule = "--allow-unix " + path;
+  return event;
+}
+
+reports::Event blocked_tun() {
+  auto event = blocked_curl();
+  event.layer = reports::Layer::device;
+  event.protocol = "tun";
+  event.ip.clear();
+  event.port = 0;
+  event.path = "/dev/net/tun";
+  event.reason = "TUN/TAP device: packets written to it bypass the sandbox's egress program";
+  event.suggested_rule.reset();
+  return event;
+}
+
+// A unix socket is allowed by a command-line option, not a rule line: the line says so.
+TEST(Announcer, UnixSocketLineSuggestsTheOption) {
+  EXPECT_EQ(format_block_line(blocked_unix()),
+            "cgfw: blocked curl[4242] /usr/bin/curl -> /run/docker.sock (unix socket) at unix "
+            "layer: unix socket of a daemon outside the sandbox (dockerd); to allow it, run with: "
+            "--allow-unix /run/docker.sock");
+  auto without = blocked_unix();
+  without.suggested_rule.reset();
+  EXPECT_NE(format_block_line(without).find("; to allow it, run with: --allow-unix "
+                                            "/run/docker.sock"),
+            std::string::npos)
+      << format_block_line(without);
+}
+
+TEST(Announcer, DeviceLineHasNoSuggestion) {
+  EXPECT_EQ(format_block_line(blocked_tun()),
+            "cgfw: blocked curl[4242] /usr/bin/curl -> /dev/net/tun (tun device) at device "
+            "layer: TUN/TAP device: packets written to it bypass the sandbox's egress program");
+}
+
 std::string announce(bool quiet, const std::vector<reports::Event>& events) {
   char* buffer = nullptr;
   size_t size = 0;
@@ -59,6 +103,18 @@ TEST(Announcer, EachDestinationOncePerExecutable) {
   other_port.port = 81;
   auto text = announce(false, {event, again, other_port});
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2);
+}
+
+// Unix and device events have no address: the path is what makes them distinct.
+TEST(Announcer, EachSocketOrDeviceOncePerExecutable) {
+  auto again = blocked_unix();
+  again.process.pid = 4243;
+  auto text =
+      announce(false, {blocked_unix(), again, blocked_unix("/run/containerd/containerd.sock"),
+                       blocked_tun(), blocked_tun()});
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3) << text;
+  EXPECT_NE(text.find("-> /run/containerd/containerd.sock (unix socket)"), std::string::npos)
+      << text;
 }
 
 TEST(Announcer, QuietWhenNothingIsBlockedOrWhenAskedTo) {

@@ -91,6 +91,25 @@ json allowed_by_rule(const std::string& name, const std::string& ip) {
   return e;
 }
 
+// A connection to a hidden daemon socket, and an open of /dev/net/tun: blocked in every mode.
+json blocked_unix(const std::string& path = "/run/docker.sock",
+                  const std::string& exe = "/usr/bin/docker") {
+  json e = event("blocked", "unix", "", 0, exe);
+  e["protocol"] = "unix";
+  e["path"] = path;
+  e["reason"] = "unix socket of a daemon outside the sandbox (dockerd)";
+  e["suggested_rule"] = "--allow-unix " + path;
+  return e;
+}
+
+json blocked_tun() {
+  json e = event("blocked", "device", "", 0, "/usr/sbin/openvpn");
+  e["protocol"] = "tun";
+  e["path"] = "/dev/net/tun";
+  e["reason"] = "TUN/TAP device: packets written to it bypass the sandbox's egress program";
+  return e;
+}
+
 bool has_line(const std::string& text, const std::string& line) {
   return ("\n" + text).find("\n" + line + "\n") != std::string::npos;
 }
@@ -157,6 +176,84 @@ TEST(Markdown, AuditRunSuggestsTheAllowList) {
             std::string::npos)
       << md;
   EXPECT_NE(md.find("\n```\n", block + 8), std::string::npos) << "the block is closed";
+}
+
+TEST(Markdown, BlockRunUnixSocketAndDeviceRows) {
+  json report = report_with(
+      {blocked_unix(), blocked_unix(), blocked_tun(), blocked_address("198.51.100.11", 80)});
+  report["events"][1]["process"]["pid"] = 101;
+  std::string md = make_markdown(report);
+  EXPECT_TRUE(md.starts_with("**cgfw: 3 destinations blocked** (block mode) — `make test`\n"))
+      << md;
+  EXPECT_TRUE(
+      has_line(md,
+               "| /run/docker.sock | — | unix | /usr/bin/docker | 2 | run cgfw-sandbox with "
+               "`--allow-unix /run/docker.sock` (an option: unix sockets are not allow "
+               "rules) |"))
+      << md;
+  EXPECT_TRUE(has_line(md,
+                       "| /dev/net/tun | — | device | /usr/sbin/openvpn | 1 | no rule or option "
+                       "allows it other than --allow-privileged, which turns every restriction of "
+                       "the sandbox off |"))
+      << md;
+  // The lines to paste: the address as a rule, the socket as a comment naming the option.
+  auto block = md.find("```text\n");
+  ASSERT_NE(block, std::string::npos) << md;
+  EXPECT_NE(md.find("\n198.51.100.11:80  # needed by /usr/bin/curl\n", block), std::string::npos)
+      << md;
+  EXPECT_NE(md.find("\n# also run cgfw-sandbox with --allow-unix /run/docker.sock (unix sockets "
+                    "are options, not rules); needed by /usr/bin/docker\n",
+                    block),
+            std::string::npos)
+      << md;
+  EXPECT_EQ(md.find("\n/run/docker.sock", block), std::string::npos) << "never a rule line";
+}
+
+// Audit mode opens no unix socket or device: those were blocked, and the summary says so rather
+// than "nothing was blocked".
+TEST(Markdown, AuditRunSaysUnixSocketsAndDevicesWereBlocked) {
+  json connect = event("allowed", "packet", "203.0.113.10", 443);
+  connect["would_block"] = true;
+  connect["reason"] = "no rule allows this address";
+  connect["suggested_rule"] = "203.0.113.10:443";
+  json report = report_with({connect, blocked_unix(), blocked_tun()}, "audit");
+  std::string md = make_markdown(report);
+  EXPECT_TRUE(
+      md.starts_with("**cgfw: 1 destination not in the allow list; 1 unix socket and 1 "
+                     "device blocked** (audit mode: only unix sockets and devices were "
+                     "blocked) — `make test`\n"))
+      << md;
+  auto blocked = md.find("\n### Blocked\n");
+  auto would = md.find("\n### Would be blocked\n");
+  ASSERT_NE(blocked, std::string::npos) << md;
+  ASSERT_NE(would, std::string::npos) << md;
+  EXPECT_LT(blocked, would);
+  EXPECT_TRUE(has_line(md, "| Destination | Port | Layer | Process | Count | To allow it |")) << md;
+  EXPECT_TRUE(
+      has_line(md,
+               "| /run/docker.sock | — | unix | /usr/bin/docker | 1 | run cgfw-sandbox with "
+               "`--allow-unix /run/docker.sock` (an option: unix sockets are not allow "
+               "rules) |"))
+      << md;
+  EXPECT_TRUE(has_line(md,
+                       "| 203.0.113.10 | 443/tcp | packet | /usr/bin/curl | 1 | "
+                       "`203.0.113.10:443` |"))
+      << md;
+  auto suggested = md.find("### Suggested allow list");
+  ASSERT_NE(suggested, std::string::npos) << md;
+  EXPECT_NE(md.find("# also run cgfw-sandbox with --allow-unix /run/docker.sock", suggested),
+            std::string::npos)
+      << md;
+
+  // Only a unix socket: every destination was allowed, but not everything.
+  std::string only = make_markdown(report_with({blocked_unix()}, "audit"));
+  EXPECT_TRUE(
+      only.starts_with("**cgfw: every destination was in the allow list; 1 unix socket "
+                       "blocked** (audit mode: only unix sockets and devices were "
+                       "blocked)"))
+      << only;
+  EXPECT_EQ(only.find("### Would be blocked"), std::string::npos) << only;
+  EXPECT_NE(only.find("### Suggested allow list"), std::string::npos) << only;
 }
 
 TEST(Markdown, CellsEscapePipesAndBackticks) {

@@ -64,6 +64,38 @@ json connect(const std::string& ip, int port, int pid = 100,
           {"process", process(pid, exe)}};
 }
 
+// A connection to a hidden daemon socket, and an open of /dev/net/tun: blocked in every mode,
+// audit mode too.
+json unix_socket(const std::string& path, int pid = 300,
+                 const std::string& exe = "/usr/bin/docker") {
+  return {{"time", "2026-11-21T13:00:00.000003Z"},
+          {"decision", "blocked"},
+          {"would_block", false},
+          {"layer", "unix"},
+          {"protocol", "unix"},
+          {"ip", ""},
+          {"port", 0},
+          {"path", path},
+          {"reason", "unix socket of a daemon outside the sandbox (dockerd)"},
+          {"suggested_rule", "--allow-unix " + path},
+          {"count", 1},
+          {"process", process(pid, exe)}};
+}
+
+json tun_device(int pid = 400) {
+  return {{"time", "2026-11-21T13:00:00.000004Z"},
+          {"decision", "blocked"},
+          {"would_block", false},
+          {"layer", "device"},
+          {"protocol", "tun"},
+          {"ip", ""},
+          {"port", 0},
+          {"path", "/dev/net/tun"},
+          {"reason", "TUN/TAP device: packets written to it bypass the sandbox's egress program"},
+          {"count", 1},
+          {"process", process(pid, "/usr/sbin/openvpn")}};
+}
+
 json report_with(json events, const std::string& mode = "audit", json rules = json::array()) {
   return {{"version", 1},        {"mode", mode},
           {"command", {"make"}}, {"policy", {{"sources", {"egress.txt"}}, {"rules", rules}}},
@@ -315,6 +347,80 @@ TEST(PolicySuggest, EndpointsNoRuleCanNameAreOnlyMentioned) {
   ok["reason"] = "a rule allows this address, but not port 8080/tcp";
   EXPECT_EQ(rules_of(suggest_policy({report_with({ok}, "audit", rules)})),
             Rules{"198.51.100.12:443,8080"});
+}
+
+// A unix socket is opened by the cgfw-sandbox option --allow-unix: the suggestion names it in a
+// comment, never as a rule line. A device has no option to suggest: it is only mentioned.
+TEST(PolicySuggest, UnixSocketsAreOptionsAndDevicesAreOnlyMentioned) {
+  json report = report_with({connect("198.51.100.11", 443), unix_socket("/run/docker.sock"),
+                             unix_socket("/run/docker.sock", 301, "/usr/bin/curl"),
+                             unix_socket("/run/containerd/containerd.sock"), tun_device()});
+  std::string text = suggest_policy({report});
+  EXPECT_EQ(rules_of(text), (Rules{"198.51.100.11:443"})) << text;
+  EXPECT_TRUE(has_line(text,
+                       "# Unix sockets (cgfw-sandbox options, not rules: no allow file line opens "
+                       "them)"))
+      << text;
+  EXPECT_TRUE(has_line(text,
+                       "# also run cgfw-sandbox with --allow-unix /run/containerd/containerd.sock "
+                       "(unix sockets are options, not rules); needed by /usr/bin/docker"))
+      << text;
+  EXPECT_TRUE(has_line(text,
+                       "# also run cgfw-sandbox with --allow-unix /run/docker.sock (unix sockets "
+                       "are options, not rules); needed by /usr/bin/curl, /usr/bin/docker"))
+      << text;
+  EXPECT_TRUE(has_line(text,
+                       "#   /dev/net/tun (/usr/sbin/openvpn): TUN/TAP device: packets written to "
+                       "it bypass the sandbox's egress program; no rule or option allows it other "
+                       "than --allow-privileged, which turns every restriction of the sandbox off"))
+      << text;
+  EXPECT_EQ(text.find("\n/run/"), std::string::npos) << text;
+
+  // Only a unix socket: no rule to add, but not "nothing".
+  std::string only = suggest_policy({report_with({unix_socket("/run/docker.sock")})});
+  EXPECT_EQ(rules_of(only), Rules{}) << only;
+  EXPECT_NE(only.find("# No rule to add: what these runs needed is an option (below).\n"),
+            std::string::npos)
+      << only;
+  EXPECT_EQ(only.find("Nothing to add"), std::string::npos) << only;
+}
+
+// Audit mode blocks unix sockets and devices, so an audit run needed them; a block run's blocked
+// events count only with --include-blocked, these as any other.
+TEST(PolicySuggest, BlockRunsMentionUnixSocketsOnlyWithIncludeBlocked) {
+  json report = report_with({unix_socket("/run/docker.sock"), tun_device()}, "block");
+  std::string text = suggest_policy({report});
+  EXPECT_EQ(text.find("--allow-unix"), std::string::npos) << text;
+  EXPECT_EQ(text.find("/dev/net/tun"), std::string::npos) << text;
+  EXPECT_NE(text.find("# Nothing to add"), std::string::npos) << text;
+  SuggestOptions options;
+  options.include_blocked = true;
+  std::string with_blocked = suggest_policy({report}, options);
+  EXPECT_EQ(rules_of(with_blocked), Rules{}) << with_blocked;
+  EXPECT_NE(with_blocked.find("# also run cgfw-sandbox with --allow-unix /run/docker.sock"),
+            std::string::npos)
+      << with_blocked;
+  EXPECT_NE(with_blocked.find("#   /dev/net/tun (/usr/sbin/openvpn): "), std::string::npos)
+      << with_blocked;
+}
+
+// The path comes from the report, which may be edited: it stays one comment line, and the
+// option one shell word.
+TEST(PolicySuggest, SocketPathsCannotBreakTheFile) {
+  json report =
+      report_with({unix_socket("/tmp/x\ny.example.org\n#.sock"), unix_socket("/tmp/my agent.sock"),
+                   unix_socket("relative.sock"), unix_socket("")});
+  report["events"][3].erase("path");
+  std::string text = suggest_policy({report});
+  EXPECT_EQ(rules_of(text), Rules{}) << text;
+  EXPECT_NE(text.find("--allow-unix '/tmp/x?y.example.org?#.sock' (unix sockets"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("--allow-unix '/tmp/my agent.sock' (unix sockets"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("#   a unix socket the report does not name (/usr/bin/docker)"),
+            std::string::npos)
+      << text;
 }
 
 TEST(PolicySuggest, ProcessNamesCannotBreakTheFile) {

@@ -49,6 +49,62 @@ TEST(Journal, DeduplicatesAndCounts) {
   EXPECT_EQ(totals.allowed, 1u);
 }
 
+// What the runner records for a connection to a hidden daemon socket and for opening /dev/net/tun
+// (runner/unix_trap.cpp, runner/flow_events.cpp): no address, the path says where.
+Event unix_event(const std::string& path, int pid = 4242) {
+  Event event = curl_event(Decision::blocked, "", pid);
+  event.layer = Layer::unix_socket;
+  event.protocol = "unix";
+  event.port = 0;
+  event.path = path;
+  event.reason = "unix socket of dockerd; hidden in the sandbox";
+  event.suggested_rule = "--allow-unix " + path;
+  return event;
+}
+
+Event device_event(int pid = 4242) {
+  Event event = curl_event(Decision::blocked, "", pid);
+  event.layer = Layer::device;
+  event.protocol = "tun";
+  event.port = 0;
+  event.path = "/dev/net/tun";
+  event.reason = "TUN/TAP device: packets written to it bypass the sandbox's egress program";
+  event.suggested_rule.reset();
+  return event;
+}
+
+TEST(Journal, UnixAndDeviceEventsAreToldApartByTheirPath) {
+  Journal journal;
+  EXPECT_TRUE(journal.record(unix_event("/run/docker.sock")));
+  EXPECT_FALSE(journal.record(unix_event("/run/docker.sock")));
+  EXPECT_TRUE(journal.record(unix_event("/run/containerd/containerd.sock")))
+      << "same layer, no address, another socket: another event";
+  EXPECT_TRUE(journal.record(device_event()));
+  EXPECT_FALSE(journal.record(device_event()));
+  ASSERT_EQ(journal.events().size(), 3u);
+  EXPECT_EQ(journal.events()[0].count, 2u);
+  EXPECT_EQ(journal.events()[2].count, 2u);
+  EXPECT_EQ(journal.totals().blocked, 3u);
+}
+
+TEST(JsonReport, UnixAndDeviceEventFields) {
+  auto unix_json = to_json(unix_event("/run/docker.sock"));
+  EXPECT_EQ(unix_json["layer"], "unix");
+  EXPECT_EQ(unix_json["protocol"], "unix");
+  EXPECT_EQ(unix_json["path"], "/run/docker.sock");
+  EXPECT_EQ(unix_json["ip"], "");
+  EXPECT_EQ(unix_json["port"], 0);
+  EXPECT_EQ(unix_json["suggested_rule"], "--allow-unix /run/docker.sock");
+  EXPECT_FALSE(unix_json.contains("answers"));
+  auto device_json = to_json(device_event());
+  EXPECT_EQ(device_json["layer"], "device");
+  EXPECT_EQ(device_json["protocol"], "tun");
+  EXPECT_EQ(device_json["path"], "/dev/net/tun");
+  EXPECT_FALSE(device_json.contains("suggested_rule"));
+  EXPECT_FALSE(to_json(curl_event(Decision::blocked, "198.51.100.11")).contains("path"))
+      << "only when set";
+}
+
 TEST(JsonReport, EventFields) {
   auto json = to_json(curl_event(Decision::blocked, "198.51.100.11"));
   EXPECT_EQ(json["time"], "2027-01-15T08:00:00.000000Z");
@@ -105,6 +161,34 @@ TEST(JsonReport, WholeReportValidatesAgainstTheSchema) {
   EXPECT_EQ(testing::schema_errors(report), "");
 }
 
+TEST(JsonReport, UnixAndDeviceEventsValidateAndAreNotPacketDestinations) {
+  policy::Policy policy;
+  Journal journal;
+  journal.record(curl_event(Decision::blocked, "198.51.100.11"));
+  journal.record(unix_event("/run/docker.sock"));
+  journal.record(device_event());
+  auto run = sample_run(policy);
+  run.mode = "audit";  // audit mode blocks them too
+  auto report = make_report(run, journal);
+  EXPECT_EQ(testing::schema_errors(report), "");
+  EXPECT_EQ(report["summary"]["blocked"], 3);
+  ASSERT_EQ(report["summary"]["destinations"].size(), 1u) << report["summary"].dump();
+  EXPECT_EQ(report["summary"]["destinations"][0]["ip"], "198.51.100.11");
+
+  auto no_path = report;
+  no_path["events"][1].erase("path");
+  EXPECT_NE(testing::schema_errors(no_path), "") << "a unix event says which socket";
+  auto device_no_path = report;
+  device_no_path["events"][2].erase("path");
+  EXPECT_NE(testing::schema_errors(device_no_path), "");
+  auto bad_protocol = report;
+  bad_protocol["events"][1]["protocol"] = "unix-stream";
+  EXPECT_NE(testing::schema_errors(bad_protocol), "");
+  auto bad_path = report;
+  bad_path["events"][1]["path"] = 7;
+  EXPECT_NE(testing::schema_errors(bad_path), "");
+}
+
 TEST(JsonReport, SchemaRejectsWhatItShould) {
   policy::Policy policy;
   Journal journal;
@@ -147,6 +231,40 @@ TEST(ReportFile, AcceptsReportsAndSaysWhyNot) {
   EXPECT_TRUE(why.starts_with("not valid JSON (")) << why;
   EXPECT_FALSE(parse_report("[]", why));
   EXPECT_TRUE(why.starts_with("not a cgfw report (")) << why;
+}
+
+// A report written with unix and device events reads back with their layer and path, and the
+// reading helpers know them for what they are.
+TEST(ReportFile, ReadsUnixAndDeviceEventsBack) {
+  policy::Policy policy;
+  Journal journal;
+  journal.record(unix_event("/run/docker.sock"));
+  journal.record(device_event());
+  std::string why;
+  auto report = parse_report(make_report(sample_run(policy), journal).dump(2), why);
+  ASSERT_TRUE(report) << why;
+  const auto& events = (*report)["events"];
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(json_string(events[0], "layer"), kUnixLayer);
+  EXPECT_EQ(json_string(events[1], "layer"), kDeviceLayer);
+  EXPECT_TRUE(is_path_layer(json_string(events[0], "layer")));
+  EXPECT_TRUE(is_path_layer(json_string(events[1], "layer")));
+  EXPECT_FALSE(is_path_layer("packet"));
+  EXPECT_FALSE(is_path_layer("dns"));
+  EXPECT_EQ(event_path(events[0]), "/run/docker.sock");
+  EXPECT_EQ(event_path(events[1]), "/dev/net/tun");
+  EXPECT_EQ(event_path(nlohmann::json{{"path", 3}}), "") << "tolerant, like every field";
+  EXPECT_EQ(event_path(nlohmann::json{{"path", "/run/a\nb.sock"}}), "/run/a?b.sock");
+}
+
+TEST(ReportFile, AllowUnixOptionIsOneShellWord) {
+  EXPECT_EQ(allow_unix_option("/run/docker.sock"), "--allow-unix /run/docker.sock");
+  EXPECT_EQ(allow_unix_option("/run/user/1000/podman/podman.sock"),
+            "--allow-unix /run/user/1000/podman/podman.sock");
+  EXPECT_EQ(allow_unix_option("/tmp/my agent.sock"), "--allow-unix '/tmp/my agent.sock'");
+  EXPECT_EQ(allow_unix_option("/tmp/it's"), "--allow-unix '/tmp/it'\\''s'");
+  EXPECT_EQ(allow_unix_option("/tmp/a\nb"), "--allow-unix '/tmp/a?b'") << "one line";
+  EXPECT_EQ(shell_quote(""), "''");
 }
 
 // Copying and dumping json recurse once per level: "summary": [[[…]]] a million deep used to be

@@ -84,6 +84,36 @@ json packet(const std::string& decision, const std::string& ip, int port, int pi
   return event;
 }
 
+// A connection to a hidden daemon socket, and an open of /dev/net/tun (blocked in every mode).
+json unix_blocked(const std::string& path, int pid) {
+  return {{"time", "2026-11-21T13:00:00.000003Z"},
+          {"decision", "blocked"},
+          {"would_block", false},
+          {"layer", "unix"},
+          {"protocol", "unix"},
+          {"ip", ""},
+          {"port", 0},
+          {"path", path},
+          {"reason", "unix socket of a daemon outside the sandbox (dockerd)"},
+          {"suggested_rule", "--allow-unix " + path},
+          {"count", 1},
+          {"process", process(pid, "/usr/bin/docker")}};
+}
+
+json tun_blocked(int pid) {
+  return {{"time", "2026-11-21T13:00:00.000004Z"},
+          {"decision", "blocked"},
+          {"would_block", false},
+          {"layer", "device"},
+          {"protocol", "tun"},
+          {"ip", ""},
+          {"port", 0},
+          {"path", "/dev/net/tun"},
+          {"reason", "TUN/TAP device: packets written to it bypass the sandbox's egress program"},
+          {"count", 1},
+          {"process", process(pid, "/usr/sbin/openvpn")}};
+}
+
 json report_with(json events, const std::string& mode = "block", json sources = {"egress.txt"},
                  json rules = {
                      {{"id", 0}, {"text", "*.allowed.test:80"}, {"location", "egress.txt:2:1"}},
@@ -353,6 +383,76 @@ TEST(Sarif, EveryKind) {
             json({"203.0.113.10:443"}));
 }
 
+TEST(Sarif, UnixSocketAndDeviceResults) {
+  json audited = packet("allowed", "198.51.100.11", 80, 100);
+  audited["would_block"] = true;
+  audited["reason"] = "no rule allows this address";
+  audited["suggested_rule"] = "198.51.100.11:80";
+  // Audit mode blocks unix sockets and devices all the same.
+  json report = report_with({unix_blocked("/run/docker.sock", 300),
+                             unix_blocked("/run/docker.sock", 301), tun_blocked(302), audited},
+                            "audit");
+  ASSERT_EQ(testing::schema_errors(report), "") << "a report as the runner writes it";
+  json sarif = make_sarif(report, data_context());
+  EXPECT_EQ(sarif_schema_errors(sarif), "");
+  std::map<std::string, json> by_rule;
+  for (const auto& result : results(sarif)) by_rule[result["ruleId"]] = result;
+  ASSERT_EQ(by_rule.size(), 3u) << sarif.dump(2);
+
+  const json& unix_socket = by_rule["blocked-unix-socket"];
+  EXPECT_EQ(unix_socket["ruleIndex"], 6);
+  EXPECT_EQ(unix_socket["level"], "error");
+  EXPECT_EQ(unix_socket["properties"]["destination"], "/run/docker.sock");
+  EXPECT_EQ(unix_socket["properties"]["path"], "/run/docker.sock");
+  EXPECT_EQ(unix_socket["properties"]["layer"], "unix");
+  EXPECT_EQ(unix_socket["properties"]["pids"], json({300, 301}));
+  EXPECT_EQ(unix_socket["properties"]["count"], 2);
+  EXPECT_TRUE(unix_socket["properties"]["ip"].is_null());
+  EXPECT_TRUE(unix_socket["properties"]["port"].is_null());
+  EXPECT_EQ(unix_socket["properties"]["rulesToAdd"], json::array()) << "an option, not a rule";
+  EXPECT_EQ(unix_socket["properties"]["optionsToAdd"], json({"--allow-unix /run/docker.sock"}));
+  EXPECT_EQ(unix_socket["message"]["text"],
+            "cgfw blocked a connection from /usr/bin/docker (pids 300, 301) to the unix socket "
+            "/run/docker.sock: unix socket of a daemon outside the sandbox (dockerd). To allow it, "
+            "run cgfw-sandbox with --allow-unix /run/docker.sock (unix sockets are opened by this "
+            "option, not by allow rules).");
+  // The option is written where the cgfw-sandbox command is: the workflow file.
+  EXPECT_EQ(location_of(unix_socket)["artifactLocation"]["uri"], ".github/workflows/ci.yml");
+  EXPECT_EQ(location_of(unix_socket)["region"]["startLine"], 1);
+
+  const json& device = by_rule["blocked-device"];
+  EXPECT_EQ(device["ruleIndex"], 7);
+  EXPECT_EQ(device["level"], "error");
+  EXPECT_EQ(device["properties"]["destination"], "/dev/net/tun");
+  EXPECT_EQ(device["properties"]["layer"], "device");
+  EXPECT_EQ(device["properties"]["rulesToAdd"], json::array());
+  EXPECT_FALSE(device["properties"].contains("optionsToAdd"));
+  EXPECT_EQ(device["message"]["text"],
+            "cgfw blocked /usr/sbin/openvpn (pid 302) from opening the device /dev/net/tun: "
+            "TUN/TAP device: packets written to it bypass the sandbox's egress program. What to "
+            "do: no rule or option allows it other than --allow-privileged, which turns every "
+            "restriction of the sandbox off");
+
+  EXPECT_EQ(by_rule["audit-not-in-allow-list"]["properties"]["rulesToAdd"],
+            json({"198.51.100.11:80"}));
+
+  // Without a workflow file: the allow file, like every other result.
+  SarifContext bare;
+  bare.source_root = kData;
+  json sarif2 = make_sarif(report, bare);
+  EXPECT_EQ(sarif_schema_errors(sarif2), "");
+  for (const auto& result : results(sarif2))
+    EXPECT_EQ(location_of(result)["artifactLocation"]["uri"], "egress.txt");
+
+  // The fingerprint is the socket's: another run, other pids, same alert.
+  json again = report_with({unix_blocked("/run/docker.sock", 999)}, "block");
+  EXPECT_EQ(results(make_sarif(again, data_context()))[0]["partialFingerprints"],
+            unix_socket["partialFingerprints"]);
+  json other = report_with({unix_blocked("/run/containerd/containerd.sock", 300)}, "block");
+  EXPECT_NE(results(make_sarif(other, data_context()))[0]["partialFingerprints"],
+            unix_socket["partialFingerprints"]);
+}
+
 TEST(Sarif, ToolRunAndInvocation) {
   json report = report_with({packet("blocked", "198.51.100.11", 80, 100)});
   report["warnings"] = {"3 events lost"};
@@ -378,7 +478,15 @@ TEST(Sarif, ToolRunAndInvocation) {
   EXPECT_EQ(help.find('`'), std::string::npos) << help;
   EXPECT_EQ(ids, (std::vector<std::string>{"blocked-domain", "blocked-ip", "blocked-url",
                                            "domain-fronting", "dns-exfiltration-shaped-name",
-                                           "audit-not-in-allow-list"}));
+                                           "audit-not-in-allow-list", "blocked-unix-socket",
+                                           "blocked-device"}));
+  // Unix sockets and devices are not allowed by rules: their help says what does.
+  std::string unix_help = driver["rules"][6]["help"]["markdown"];
+  EXPECT_NE(unix_help.find("`--allow-unix PATH`"), std::string::npos) << unix_help;
+  EXPECT_EQ(unix_help.find("--allow-file"), std::string::npos) << unix_help;
+  std::string device_help = driver["rules"][7]["help"]["markdown"];
+  EXPECT_NE(device_help.find("`--allow-privileged`"), std::string::npos) << device_help;
+  EXPECT_EQ(device_help.find("add the rule"), std::string::npos) << device_help;
   EXPECT_EQ(run["automationDetails"]["id"], "cgfw/block/");
   EXPECT_EQ(run["invocations"][0]["executionSuccessful"], true);
   EXPECT_EQ(run["invocations"][0]["exitCode"], 2);
