@@ -210,6 +210,21 @@ TEST_F(Web, InvalidUpstreamCertificateIsRefusedWithAClearReason) {
   EXPECT_TRUE(reported) << result.report->dump(2);
 }
 
+// The upstream server is down (nothing listens on the port): the client gets an answer at once,
+// and the report says why.
+TEST_F(Web, UpstreamServerDownIsAClearBlockedReason) {
+  auto result = run_sandbox(args({"--tls-port", "9443", "-a", "https://x.allowed.test:9443/*"}),
+                            {"curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w",
+                             "%{http_code}\n", "https://x.allowed.test:9443/"});
+  EXPECT_EQ(result.out, "502\n") << result.err;
+  ASSERT_TRUE(result.report);
+  bool reported = false;
+  for (const auto& event : events(*result.report, "http"))
+    reported |= event["decision"] == "blocked" &&
+                event["reason"].get<std::string>().find("refused") != std::string::npos;
+  EXPECT_TRUE(reported) << result.report->dump(2);
+}
+
 TEST_F(Web, WgetAndPythonTrustTheRunCa) {
   auto result = run_sandbox(args({"-a", "https://allowed.test/org/*"}),
                             {"sh", "-c",
