@@ -162,6 +162,13 @@ enum cgfw_port_kind {
 	CGFW_PORT_TLS = 2,
 };
 
+/* Flags of the control map. */
+enum cgfw_control {
+	/* The runner is gone: nothing leaves but loopback (as the loopback policy allows) until
+	 * the cgroup is empty. Set by the watchdog; never cleared. */
+	CGFW_CONTROL_LOCKDOWN = 1,
+};
+
 enum cgfw_counter {
 	CGFW_COUNTER_PACKETS_ALLOWED = 0,
 	CGFW_COUNTER_PACKETS_BLOCKED,
@@ -173,6 +180,7 @@ enum cgfw_counter {
 	CGFW_COUNTER_DNS_REDIRECTED, /* connect()/sendmsg() to port 53 sent to the DNS proxy */
 	CGFW_COUNTER_WEB_REDIRECTED, /* TCP connect() to an HTTP/TLS port sent to the web proxy */
 	CGFW_COUNTER_DEVICES_REFUSED, /* opens of a TUN/TAP device refused */
+	CGFW_COUNTER_LOCKDOWN_DROPPED, /* packets dropped after the runner died (lockdown) */
 	CGFW_COUNTER_MAX,
 };
 

@@ -263,6 +263,16 @@ static __always_inline int sticky_allowed(const struct cgfw_sock_owner *owner,
 }
 
 /* Returns 1 to pass the packet, 0 to drop it. */
+/* The watchdog saw the runner die: no proxy, no reader of events, so nothing is judged any
+ * more; everything but (unpoliced) loopback is dropped until the cgroup is empty. */
+static __always_inline int locked_down(void)
+{
+	__u32 key = 0;
+	__u32 *flags = bpf_map_lookup_elem(&control, &key);
+
+	return flags && (*flags & CGFW_CONTROL_LOCKDOWN);
+}
+
 static __always_inline int handle_egress(struct __sk_buff *skb)
 {
 	struct cgfw_flow_origin origin = {};
@@ -270,6 +280,12 @@ static __always_inline int handle_egress(struct __sk_buff *skb)
 	struct cgfw_sock_owner *owner;
 	int parse_error = parse_packet(skb, &pkt);
 
+	if (locked_down()) {
+		if (!parse_error && !cfg_police_loopback && is_loopback(&pkt))
+			return 1;
+		count(CGFW_COUNTER_LOCKDOWN_DROPPED);
+		return 0;
+	}
 	owner = origin_of_packet(skb, &origin);
 	if (!parse_error && is_proxy(&pkt))
 		return to_proxy(&pkt, &origin);

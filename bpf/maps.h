@@ -111,6 +111,15 @@ struct {
 	__type(value, struct cgfw_original_dest);
 } original_dests SEC(".maps");
 
+/* key 0 -> enum cgfw_control flags. Writer: the watchdog, when the runner is gone (lockdown).
+ * Reader: egress. A map, not rodata: it changes while the programs run. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} control SEC(".maps");
+
 static __always_inline void count(enum cgfw_counter which)
 {
 	__u32 key = which;

@@ -12,7 +12,9 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <vector>
 
+#include <bpf/bpf.h>
 #include <spdlog/spdlog.h>
 
 namespace cgfw::runner {
@@ -50,6 +52,39 @@ void kill_procs_one_by_one(int dir_fd) {
   std::istringstream in(text);
   pid_t pid;
   while (in >> pid) ::kill(pid, SIGKILL);
+}
+
+// The pids of <path>/cgroup.procs and of every child cgroup's, depth first.
+std::vector<pid_t> procs_of_tree(const std::string& path) {
+  std::vector<pid_t> pids;
+  if (DIR* dir = ::opendir(path.c_str())) {
+    while (dirent* entry = ::readdir(dir)) {
+      std::string name = entry->d_name;
+      if (entry->d_type == DT_DIR && name != "." && name != "..") {
+        auto inner = procs_of_tree(path + "/" + name);
+        pids.insert(pids.end(), inner.begin(), inner.end());
+      }
+    }
+    ::closedir(dir);
+  }
+  std::ifstream procs(path + "/cgroup.procs");
+  pid_t pid;
+  while (procs >> pid) pids.push_back(pid);
+  return pids;
+}
+
+bool write_file(const std::string& path, const std::string& text) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  return fd.valid() &&
+         ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
+}
+
+// True if cgfw's egress program is still attached to the cgroup: its runner or watchdog holds
+// the links, so the processes inside are guarded (a watchdog holding an attached job).
+bool still_guarded(int dir_fd) {
+  __u32 count = 0;
+  return bpf_prog_query(dir_fd, BPF_CGROUP_INET_EGRESS, 0, nullptr, nullptr, &count) == 0 &&
+         count > 0;
 }
 
 // rmdir of a cgroup fails while it has child cgroups (a job may create its own): depth first.
@@ -118,7 +153,7 @@ int sweep_stale_cgroups(const std::string& mount) {
     if (::kill(runner, 0) == 0 || errno != ESRCH) continue;  // its runner (or pid) is alive
     std::string path = mount + "/" + name;
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!fd.valid()) continue;
+    if (!fd.valid() || still_guarded(fd.get())) continue;
     if (kill_cgroup_and_wait(fd.get(), std::chrono::seconds(5)) && remove_cgroup_tree(path)) {
       spdlog::warn("removed the cgroup {} of an earlier run whose runner was killed", path);
       ++swept;
@@ -126,6 +161,26 @@ int sweep_stale_cgroups(const std::string& mount) {
   }
   ::closedir(dir);
   return swept;
+}
+
+bool wait_until_empty(int dir_fd) {
+  UniqueFd events(::openat(dir_fd, "cgroup.events", O_RDONLY | O_CLOEXEC));
+  while (true) {
+    int state = populated(dir_fd);
+    if (state <= 0) return state == 0;
+    pollfd p{events.get(), POLLPRI, 0};
+    if (!events.valid() || ::poll(&p, 1, 1000) < 0) ::usleep(100000);
+  }
+}
+
+Result<std::string> cgroup_of_process(pid_t pid, const std::string& mount) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");
+  if (!in) return make_error("no process " + std::to_string(pid) + ": " + errno_text(errno));
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("0::", 0) == 0) return mount + (line.size() > 4 ? line.substr(3) : "");
+  return make_error("process " + std::to_string(pid) + " is in no cgroup v2 (no '0::' line in " +
+                    "/proc/" + std::to_string(pid) + "/cgroup)");
 }
 
 Result<std::unique_ptr<TransientCgroup>> TransientCgroup::make(const std::string& mount) {
@@ -152,12 +207,41 @@ Result<std::unique_ptr<TransientCgroup>> TransientCgroup::make(const std::string
 
 TransientCgroup::~TransientCgroup() {
   if (removed_) return;
-  kill_all(std::chrono::seconds(5));
+  if (return_to_.empty())
+    kill_all(std::chrono::seconds(5));
+  else
+    return_processes();
   if (!remove().ok()) spdlog::warn("could not remove the cgroup {}", path_);
 }
 
 bool TransientCgroup::kill_all(std::chrono::milliseconds limit) {
   return kill_cgroup_and_wait(dir_.get(), limit);
+}
+
+Status TransientCgroup::adopt(pid_t pid, const std::string& return_to) {
+  return_to_ = return_to;
+  if (!write_at(dir_.get(), "cgroup.procs", std::to_string(pid)))
+    return make_error("cannot move process " + std::to_string(pid) + " into the cgroup " + path_ +
+                      ": " + errno_text(errno));
+  return Ok{};
+}
+
+int TransientCgroup::return_processes() {
+  std::string root = path_.substr(0, path_.rfind('/'));
+  int stranded = 0;
+  // A process may fork while others move: repeat until nothing is left (bounded).
+  for (int round = 0; round < 10; ++round) {
+    auto pids = procs_of_tree(path_);
+    if (pids.empty()) return 0;
+    stranded = 0;
+    for (pid_t pid : pids) {
+      std::string text = std::to_string(pid);
+      if (!write_file(return_to_ + "/cgroup.procs", text) &&
+          !write_file(root + "/cgroup.procs", text))
+        ++stranded;
+    }
+  }
+  return stranded;
 }
 
 Status TransientCgroup::remove() {

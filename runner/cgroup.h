@@ -1,6 +1,8 @@
 // The run's transient cgroup v2: found, created, emptied and removed.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
@@ -26,6 +28,12 @@ int sweep_stale_cgroups(const std::string& mount);
 // Returns false if processes were still there at the deadline.
 bool kill_cgroup_and_wait(int cgroup_dir_fd, std::chrono::milliseconds limit);
 
+// Waits, with no deadline, until <dir>/cgroup.events says "populated 0". False on error.
+bool wait_until_empty(int cgroup_dir_fd);
+
+// The directory of `pid`'s cgroup v2 under `mount` (from /proc/PID/cgroup's "0::" line).
+Result<std::string> cgroup_of_process(pid_t pid, const std::string& mount);
+
 class TransientCgroup {
  public:
   static Result<std::unique_ptr<TransientCgroup>> make(const std::string& mount);
@@ -39,6 +47,14 @@ class TransientCgroup {
 
   // Kills every process left in the cgroup and waits until it is empty.
   bool kill_all(std::chrono::milliseconds limit);
+
+  // Attach mode: moves a running process (its whole thread group) into the cgroup. From then
+  // on the processes in the cgroup are not cgfw's to kill: they go back to `return_to` (a
+  // cgroup directory) when the run ends, by return_processes() or the destructor.
+  Status adopt(pid_t pid, const std::string& return_to);
+  // Moves every process of the cgroup and of its child cgroups to the return cgroup (or, where
+  // that fails, to the root of the hierarchy). Returns how many could not be moved at all.
+  int return_processes();
   // Removes the directory (must be empty). Idempotent.
   Status remove();
 
@@ -49,6 +65,7 @@ class TransientCgroup {
   UniqueFd dir_;
   unsigned long long id_ = 0;
   bool removed_ = false;
+  std::string return_to_;  // attach mode: where adopted processes go back to
 };
 
 }  // namespace cgfw::runner

@@ -76,6 +76,9 @@ class DataPlane : public dns::KernelAllowMap {
 
   // For tests and the proxies.
   int egress_prog_fd() const;
+  int control_map_fd() const;  // the watchdog's lockdown switch
+  // Nothing but loopback (as the loopback policy allows) leaves from now on; never undone.
+  void lock_down();
   int client_sockets_map_fd() const;
   int original_dests_map_fd() const;
 

@@ -86,6 +86,18 @@ std::variant<Options, int> parse_options(int argc, const char* const* argv) {
                  "(repeatable)")
       ->type_name("FILE")
       ->check(CLI::ExistingFile);
+  app.add_option("--attach-pid", options.attach_pid,
+                 "instead of starting a command, police the running process PID and everything "
+                 "it starts from now on (a CI runner's worker: every later step); runs until "
+                 "SIGTERM/SIGINT or until PID exits, then returns the processes to their cgroup "
+                 "and writes the reports. No capability drop or namespaces for them: see "
+                 "docs/action.md")
+      ->type_name("PID")
+      ->check(CLI::Range(1, 1 << 30));
+  app.add_option("--ready-file", options.ready_file,
+                 "with --attach-pid: once PID is policed, write this JSON file: cgfw's pid, the "
+                 "cgroup, and the environment later processes should get (the run CA's bundle)")
+      ->type_name("FILE");
   app.add_flag("-v,--verbose", verbose, "say more (libbpf and verifier detail)");
   app.add_flag("-q,--quiet", quiet, "announce nothing on stderr; the reports keep everything");
   app.footer(
@@ -122,7 +134,24 @@ std::variant<Options, int> parse_options(int argc, const char* const* argv) {
   } else {
     options.command = app.remaining();
   }
-  if (options.command.empty()) {
+  if (options.attach_pid) {
+    const char* conflict = !options.command.empty()      ? "a command"
+                           : !options.allow_unix.empty() ? "--allow-unix"
+                           : options.user                ? "--user"
+                           : options.allow_privileged    ? "--allow-privileged"
+                                                         : nullptr;
+    if (conflict) {
+      std::fprintf(stderr,
+                   "cgfw-sandbox: --attach-pid polices a process that is already running; %s "
+                   "applies only to a command cgfw starts\nTry 'cgfw-sandbox --help'.\n",
+                   conflict);
+      return kExitCgfwFailed;
+    }
+  } else if (options.ready_file) {
+    std::fprintf(stderr, "cgfw-sandbox: --ready-file needs --attach-pid\n");
+    return kExitCgfwFailed;
+  }
+  if (options.command.empty() && !options.attach_pid) {
     std::fprintf(stderr,
                  "cgfw-sandbox: no command given: put the command after '--', e.g. "
                  "cgfw-sandbox -a example.com -- make\nTry 'cgfw-sandbox --help'.\n");

@@ -40,6 +40,10 @@ struct Options {
   std::vector<std::string> upstream_cas;  // --upstream-ca FILE
   Verbosity verbosity = Verbosity::normal;
   std::vector<std::string> command;
+  // Attach mode (--attach-pid): police a running process and what it starts from then on,
+  // instead of starting a command; runs until SIGTERM/SIGINT or until that process exits.
+  std::optional<int> attach_pid;
+  std::optional<std::string> ready_file;  // --ready-file: written once the process is policed
 };
 
 // Parses argv. Returns Options, or the exit status to leave with (0 after --help/--version,

@@ -1,5 +1,6 @@
-// The event loop of a running sandbox: flow and exec events, signals to forward, the child's
-// exit, and the watchdog's health, on the run's one asio io_context (the proxies share it).
+// The event loop of a running sandbox: flow and exec events, signals (forwarded, or in attach
+// mode the end of the run), the child's exit, and the watchdog's health, on the run's one asio
+// io_context (the proxies share it).
 #pragma once
 
 #include <signal.h>
@@ -20,17 +21,27 @@ namespace cgfw::runner {
 
 class RunLoop {
  public:
+  // kForward: signals to cgfw go on to the child (the command cgfw started). kStop: a signal
+  // ends the loop (attach mode: the process is not cgfw's to signal).
+  enum class Signals { kForward, kStop };
+
+  // `child_pidfd` belongs to the command cgfw started, or (attach mode, kStop) to the attached
+  // process, which is not cgfw's child: it ends the loop without a status. `watchdog_pidfd` -1:
+  // no watchdog to watch.
   RunLoop(asio::io_context& io, DataPlane& plane, ExecTracker* execs, pid_t child, int child_pidfd,
-          int watchdog_pidfd, int signal_fd)
+          int watchdog_pidfd, int signal_fd, Signals signals = Signals::kForward)
       : io_(io),
         plane_(plane),
         execs_(execs),
         child_(child),
+        signal_mode_(signals),
         events_(io_, ::dup(plane.events_epoll_fd())),
         exec_events_(io_, ::dup(execs ? execs->epoll_fd() : plane.events_epoll_fd())),
         child_exit_(io_, ::dup(child_pidfd)),
-        watchdog_exit_(io_, ::dup(watchdog_pidfd)),
-        signals_(io_, ::dup(signal_fd)) {}
+        watchdog_exit_(io_),
+        signals_(io_, ::dup(signal_fd)) {
+    if (watchdog_pidfd >= 0) watchdog_exit_.assign(::dup(watchdog_pidfd));
+  }
 
   // Runs until the child exits or the watchdog dies.
   void run() {
@@ -42,21 +53,27 @@ class RunLoop {
     child_exit_.async_wait(asio::posix::descriptor_base::wait_read, [this](std::error_code error) {
       if (error) return;
       siginfo_t info{};
-      if (::waitid(P_PID, static_cast<id_t>(child_), &info, WEXITED) == 0) status_ = info;
+      if (signal_mode_ == Signals::kForward &&
+          ::waitid(P_PID, static_cast<id_t>(child_), &info, WEXITED) == 0)
+        status_ = info;
+      child_exited_ = true;
       io_.stop();
     });
-    watchdog_exit_.async_wait(asio::posix::descriptor_base::wait_read,
-                              [this](std::error_code error) {
-                                if (error) return;
-                                watchdog_died_ = true;
-                                io_.stop();
-                              });
+    if (watchdog_exit_.is_open())
+      watchdog_exit_.async_wait(asio::posix::descriptor_base::wait_read,
+                                [this](std::error_code error) {
+                                  if (error) return;
+                                  watchdog_died_ = true;
+                                  io_.stop();
+                                });
     io_.restart();
     io_.run();
   }
 
   std::optional<siginfo_t> child_status() const { return status_; }
+  bool child_exited() const { return child_exited_; }
   bool watchdog_died() const { return watchdog_died_; }
+  int stop_signal() const { return stop_signal_; }  // kStop: the signal that ended it; 0: none
 
  private:
   void wait_events() {
@@ -84,6 +101,11 @@ class RunLoop {
       while (::read(signals_.native_handle(), &info, sizeof(info)) == sizeof(info)) {
         // A terminal's Ctrl-C already reached the child (same process group): only signals sent
         // to cgfw alone (kill, timeout, the CI runner) are forwarded.
+        if (signal_mode_ == Signals::kStop) {
+          stop_signal_ = static_cast<int>(info.ssi_signo);
+          io_.stop();
+          return;
+        }
         if (info.ssi_code != SI_KERNEL) ::kill(child_, static_cast<int>(info.ssi_signo));
       }
       wait_signals();
@@ -94,13 +116,16 @@ class RunLoop {
   DataPlane& plane_;
   ExecTracker* execs_;
   pid_t child_;
+  Signals signal_mode_;
   asio::posix::stream_descriptor events_;
   asio::posix::stream_descriptor exec_events_;
   asio::posix::stream_descriptor child_exit_;
   asio::posix::stream_descriptor watchdog_exit_;
   asio::posix::stream_descriptor signals_;
   std::optional<siginfo_t> status_;
+  bool child_exited_ = false;
   bool watchdog_died_ = false;
+  int stop_signal_ = 0;
 };
 
 }  // namespace cgfw::runner

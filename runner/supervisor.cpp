@@ -24,6 +24,7 @@
 #include "reports/journal.h"
 #include "reports/json_report.h"
 #include "runner/announcer.h"
+#include "runner/attach.h"
 #include "runner/cgroup.h"
 #include "runner/child.h"
 #include "runner/data_plane.h"
@@ -329,7 +330,9 @@ int run_sandbox(const Options& options) {
   }
   ExecTracker* exec_tracker = execs ? execs->get() : nullptr;
 
-  auto watchdog = Watchdog::start((*cgroup)->fd(), (*cgroup)->path(), (*plane)->link_fds());
+  auto watchdog = Watchdog::start(
+      (*cgroup)->fd(), (*cgroup)->path(), (*plane)->link_fds(), (*plane)->control_map_fd(),
+      options.attach_pid ? Watchdog::OnRunnerDeath::hold : Watchdog::OnRunnerDeath::kill_job);
   if (!watchdog) return fail(watchdog.error().message);
 
   // Signals go through a signalfd from here on; the child unblocks them before exec.
@@ -352,78 +355,125 @@ int run_sandbox(const Options& options) {
   auto record_unix_attempt = [&](const IsolationPlan::MaskedSocket& socket, pid_t pid) {
     record(unix_attempt_event(socket.path, socket.daemon, processes.describe(pid, "")));
   };
-  SpawnOptions spawn;
-  spawn.extra_env = job_env;
-  spawn.privileged = options.allow_privileged;
-  if (!spawn.privileged) {
-    std::vector<DeniedUnixSocket> denied(std::begin(kDeniedUnixSockets),
-                                         std::end(kDeniedUnixSockets));
-    // Read-only inside: every run's directory (trust bundles other sandboxes rely on) and the
-    // rules this run enforces.
-    std::vector<std::string> read_only = {RunDirectory::kBase};
-    read_only.push_back(run_dir->path());
-    read_only.insert(read_only.end(), options.allow_files.begin(), options.allow_files.end());
-    auto plan = plan_isolation(denied, options.allow_unix, read_only);
-    if (!plan) return fail(plan.error().message);
-    auto traps =
-        UnixSocketTraps::make(io, run_dir->path(), plan->masked_sockets.size(),
-                              [&, hidden = plan->masked_sockets](std::size_t i, pid_t pid) {
-                                record_unix_attempt(hidden.at(i), pid);
-                              });
-    if (!traps) return fail(traps.error().message);
-    unix_traps = std::move(*traps);
-    for (std::size_t i = 0; i < plan->masked_sockets.size(); ++i)
-      plan->masked_sockets[i].cover = unix_traps->trap_path(i);
-    spawn.isolation = std::move(*plan);
-  }
-  auto child = spawn_in_cgroup(options.command, (*cgroup)->fd(), *credentials, spawn);
-  if (!child) return fail(child.error().message);
-
   int exit_status = kExitCgfwFailed;
   std::optional<int> command_exit;
   std::optional<int> command_signal;
   bool cgfw_failed = false;
-  if (child->exec_errno) {
-    exit_status = child->exec_errno == ENOENT ? kExitNotFound : kExitCannotExecute;
-    spdlog::error("cannot execute '{}': {}", options.command[0], std::strerror(child->exec_errno));
-    command_exit = exit_status;
-  } else {
+  std::vector<std::string> command = options.command;
+  if (options.attach_pid) {
+    // Attach mode: police a running process from now on; stop on a signal or when it exits.
+    auto attached = attach_process(*options.attach_pid, **cgroup, *mount);
+    if (!attached) return fail(attached.error().message);
+    command = attached->command;
+    std::string warning =
+        "attach mode: process " + std::to_string(attached->pid) +
+        " and what it starts are policed, but cgfw did not start them: they keep their "
+        "capabilities and namespaces (root among them can undo the sandbox), and sockets they "
+        "opened before the attach are not policed";
+    spdlog::warn("{}", warning);
+    warnings.push_back(warning);
     (*dns_proxy)->start();
     (*web_proxy)->start();
-    RunLoop loop(io, **plane, exec_tracker, child->pid, child->pidfd.get(), (*watchdog)->pidfd(),
-                 signal_fd.get());
-    loop.run();
-    if (loop.watchdog_died()) {
-      spdlog::error(
-          "the watchdog process died: the sandbox is being killed so that nothing keeps running "
-          "unguarded (fail closed)");
-      cgfw_failed = true;
-    } else if (auto status = loop.child_status()) {
-      // The init passes on how the command ended; a signal stays a signal in the report.
-      if (auto wait_status = child->command_wait_status()) {
-        if (WIFSIGNALED(*wait_status)) {
-          exit_status = 128 + WTERMSIG(*wait_status);
-          command_signal = WTERMSIG(*wait_status);
-        } else {
-          exit_status = WEXITSTATUS(*wait_status);
-          command_exit = exit_status;
-        }
-      } else if (status->si_code == CLD_EXITED) {
-        exit_status = status->si_status;
-        command_exit = status->si_status;
-      } else {
-        exit_status = 128 + status->si_status;
-        command_signal = status->si_status;
+    if (options.ready_file) {
+      if (auto ready = write_ready_file(*options.ready_file, (*cgroup)->path(), job_env); !ready) {
+        spdlog::error("{}", ready.error().message);
+        cgfw_failed = true;
       }
+    }
+    spdlog::debug("policing process {} in {}", attached->pid, (*cgroup)->path());
+    int watchdog_pidfd = (*watchdog)->pidfd();
+    while (!cgfw_failed) {
+      RunLoop loop(io, **plane, exec_tracker, attached->pid, attached->pidfd.get(), watchdog_pidfd,
+                   signal_fd.get(), RunLoop::Signals::kStop);
+      loop.run();
+      if (!loop.watchdog_died()) break;
+      // Without a watchdog, a death of this process would leave the job unguarded: lock the
+      // programs down now and keep holding them until told to stop.
+      spdlog::error(
+          "the watchdog process died: egress is locked down (nothing but loopback leaves) until "
+          "cgfw is stopped (fail closed)");
+      (*plane)->lock_down();
+      warnings.push_back("the watchdog died; egress was locked down from then on");
+      watchdog_pidfd = -1;
+    }
+    exit_status = cgfw_failed ? kExitCgfwFailed : 0;
+  } else {
+    SpawnOptions spawn;
+    spawn.extra_env = job_env;
+    spawn.privileged = options.allow_privileged;
+    if (!spawn.privileged) {
+      std::vector<DeniedUnixSocket> denied(std::begin(kDeniedUnixSockets),
+                                           std::end(kDeniedUnixSockets));
+      // Read-only inside: every run's directory (trust bundles other sandboxes rely on) and the
+      // rules this run enforces.
+      std::vector<std::string> read_only = {RunDirectory::kBase};
+      read_only.push_back(run_dir->path());
+      read_only.insert(read_only.end(), options.allow_files.begin(), options.allow_files.end());
+      auto plan = plan_isolation(denied, options.allow_unix, read_only);
+      if (!plan) return fail(plan.error().message);
+      auto traps =
+          UnixSocketTraps::make(io, run_dir->path(), plan->masked_sockets.size(),
+                                [&, hidden = plan->masked_sockets](std::size_t i, pid_t pid) {
+                                  record_unix_attempt(hidden.at(i), pid);
+                                });
+      if (!traps) return fail(traps.error().message);
+      unix_traps = std::move(*traps);
+      for (std::size_t i = 0; i < plan->masked_sockets.size(); ++i)
+        plan->masked_sockets[i].cover = unix_traps->trap_path(i);
+      spawn.isolation = std::move(*plan);
+    }
+    auto child = spawn_in_cgroup(options.command, (*cgroup)->fd(), *credentials, spawn);
+    if (!child) return fail(child.error().message);
+
+    if (child->exec_errno) {
+      exit_status = child->exec_errno == ENOENT ? kExitNotFound : kExitCannotExecute;
+      spdlog::error("cannot execute '{}': {}", options.command[0],
+                    std::strerror(child->exec_errno));
+      command_exit = exit_status;
     } else {
-      cgfw_failed = true;
+      (*dns_proxy)->start();
+      (*web_proxy)->start();
+      RunLoop loop(io, **plane, exec_tracker, child->pid, child->pidfd.get(), (*watchdog)->pidfd(),
+                   signal_fd.get());
+      loop.run();
+      if (loop.watchdog_died()) {
+        spdlog::error(
+            "the watchdog process died: the sandbox is being killed so that nothing keeps running "
+            "unguarded (fail closed)");
+        cgfw_failed = true;
+      } else if (auto status = loop.child_status()) {
+        // The init passes on how the command ended; a signal stays a signal in the report.
+        if (auto wait_status = child->command_wait_status()) {
+          if (WIFSIGNALED(*wait_status)) {
+            exit_status = 128 + WTERMSIG(*wait_status);
+            command_signal = WTERMSIG(*wait_status);
+          } else {
+            exit_status = WEXITSTATUS(*wait_status);
+            command_exit = exit_status;
+          }
+        } else if (status->si_code == CLD_EXITED) {
+          exit_status = status->si_status;
+          command_exit = status->si_status;
+        } else {
+          exit_status = 128 + status->si_status;
+          command_signal = status->si_status;
+        }
+      } else {
+        cgfw_failed = true;
+      }
     }
   }
 
-  // End: kill leftovers while still policed, drain events, detach, remove the cgroup.
-  if (!(*cgroup)->kill_all(kKillLimit))
+  // End: kill leftovers while still policed (attach mode: return the processes to their own
+  // cgroup instead), drain events, detach, remove the cgroup.
+  if (options.attach_pid) {
+    if (int stranded = (*cgroup)->return_processes())
+      warnings.push_back(std::to_string(stranded) +
+                         " processes could not be moved out of the sandbox cgroup");
+  } else if (!(*cgroup)->kill_all(kKillLimit)) {
     warnings.push_back("processes were still in the sandbox cgroup after " +
                        std::to_string(kKillLimit.count()) + " s");
+  }
   // Every sandboxed socket is closed now: let the proxies finish what that wakes up (their
   // connections end, their last observations are recorded). Only ready work runs; nothing waits.
   io.restart();
@@ -446,7 +496,7 @@ int run_sandbox(const Options& options) {
   if (options.fail_on_block && totals.blocked > 0 && exit_status == 0) exit_status = kExitBlocked;
   reports::RunInfo run;
   run.mode = options.audit ? "audit" : "block";
-  run.command = options.command;
+  run.command = command;
   run.exit_status = command_exit;
   run.signal = command_signal;
   run.cgfw_exit_status = exit_status;

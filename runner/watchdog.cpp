@@ -12,6 +12,9 @@
 #include <chrono>
 #include <cstring>
 
+#include <bpf/bpf.h>
+
+#include "bpf/cgfw_shared.h"
 #include "runner/cgroup.h"
 
 namespace cgfw::runner {
@@ -31,10 +34,12 @@ void close_all_except(std::vector<int> keep) {
 }
 
 [[noreturn]] void watchdog_main(int control_fd, int cgroup_fd, const std::string& cgroup_path,
-                                const std::vector<int>& link_fds) {
+                                const std::vector<int>& link_fds, int control_map_fd,
+                                Watchdog::OnRunnerDeath on_death) {
   std::vector<int> keep = link_fds;
   keep.push_back(control_fd);
   keep.push_back(cgroup_fd);
+  keep.push_back(control_map_fd);
   close_all_except(keep);  // stdio too: the watchdog must not hold the job's terminal or pipes
   int devnull = ::open("/dev/null", O_RDWR);
   if (devnull >= 0) {
@@ -56,9 +61,15 @@ void close_all_except(std::vector<int> keep) {
   } while (n < 0 && errno == EINTR);
   if (n == 1 && byte == kRelease) ::_exit(0);
 
-  // The runner is gone. Kill the sandbox while the programs are still attached; only then let
-  // the links go (by exiting) and remove the cgroup.
-  bool empty = kill_cgroup_and_wait(cgroup_fd, std::chrono::seconds(30));
+  // The runner is gone: lock the programs down at once. Then empty the sandbox while they are
+  // still attached (kill the job, or wait for the attached processes to end); only then let the
+  // links go (by exiting) and remove the cgroup.
+  __u32 key = 0;
+  __u32 flags = CGFW_CONTROL_LOCKDOWN;
+  bpf_map_update_elem(control_map_fd, &key, &flags, BPF_ANY);
+  bool empty = on_death == Watchdog::OnRunnerDeath::kill_job
+                   ? kill_cgroup_and_wait(cgroup_fd, std::chrono::seconds(30))
+                   : wait_until_empty(cgroup_fd);
   for (int fd : link_fds) ::close(fd);
   if (empty) ::rmdir(cgroup_path.c_str());
   ::_exit(empty ? 0 : 1);
@@ -67,7 +78,8 @@ void close_all_except(std::vector<int> keep) {
 }  // namespace
 
 Result<std::unique_ptr<Watchdog>> Watchdog::start(int cgroup_fd, const std::string& cgroup_path,
-                                                  const std::vector<int>& link_fds) {
+                                                  const std::vector<int>& link_fds,
+                                                  int control_map_fd, OnRunnerDeath on_death) {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0)
     return make_error(std::string("cannot create the watchdog pipe: ") + std::strerror(errno));
@@ -78,7 +90,7 @@ Result<std::unique_ptr<Watchdog>> Watchdog::start(int cgroup_fd, const std::stri
   if (pid < 0) return make_error(std::string("cannot start the watchdog: ") + std::strerror(errno));
   if (pid == 0) {
     write_end.reset();
-    watchdog_main(read_end.get(), cgroup_fd, cgroup_path, link_fds);
+    watchdog_main(read_end.get(), cgroup_fd, cgroup_path, link_fds, control_map_fd, on_death);
   }
   read_end.reset();
   UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));

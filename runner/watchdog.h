@@ -1,7 +1,11 @@
-// Fail closed when the runner dies: a small process that holds duplicates of the bpf_link fds and
-// the cgroup fd. If the runner disappears without releasing it (SIGKILL, crash), the watchdog
-// kills every process in the cgroup BEFORE its link fds close, then removes the cgroup. So no
-// sandboxed process ever keeps running without its programs attached.
+// Fail closed when the runner dies: a small process that holds duplicates of the bpf_link fds,
+// the control map fd and the cgroup fd. If the runner disappears without releasing it (SIGKILL,
+// crash), the watchdog first locks the programs down (nothing but loopback leaves: there is no
+// proxy and no reader of events any more), then, BEFORE its link fds close:
+//   - kill_job: kills every process in the cgroup (the job cgfw started), then removes it;
+//   - hold: waits, however long, until the cgroup is empty (processes cgfw attached to and must
+//     not kill: they keep running without network), then removes it.
+// So no sandboxed process ever keeps running without its programs attached.
 #pragma once
 
 #include <sys/types.h>
@@ -17,8 +21,10 @@ namespace cgfw::runner {
 
 class Watchdog {
  public:
+  enum class OnRunnerDeath { kill_job, hold };
   static Result<std::unique_ptr<Watchdog>> start(int cgroup_fd, const std::string& cgroup_path,
-                                                 const std::vector<int>& link_fds);
+                                                 const std::vector<int>& link_fds,
+                                                 int control_map_fd, OnRunnerDeath on_death);
   ~Watchdog();
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
