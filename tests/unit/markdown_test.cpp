@@ -8,11 +8,14 @@
 
 #include "tests/support/fake_internet.h"
 #include "tests/support/sandbox_process.h"
+#include "tests/unit/report_events.h"
 
 namespace cgfw::reports {
 namespace {
 
 using nlohmann::json;
+using testing::tun_device_event;
+using testing::unix_socket_event;
 
 const std::string kData = std::string(CGFW_SOURCE_DIR) + "/tests/unit/data";
 
@@ -91,25 +94,6 @@ json allowed_by_rule(const std::string& name, const std::string& ip) {
   return e;
 }
 
-// A connection to a hidden daemon socket, and an open of /dev/net/tun: blocked in every mode.
-json blocked_unix(const std::string& path = "/run/docker.sock",
-                  const std::string& exe = "/usr/bin/docker") {
-  json e = event("blocked", "unix", "", 0, exe);
-  e["protocol"] = "unix";
-  e["path"] = path;
-  e["reason"] = "unix socket of a daemon outside the sandbox (dockerd)";
-  e["suggested_rule"] = "--allow-unix " + path;
-  return e;
-}
-
-json blocked_tun() {
-  json e = event("blocked", "device", "", 0, "/usr/sbin/openvpn");
-  e["protocol"] = "tun";
-  e["path"] = "/dev/net/tun";
-  e["reason"] = "TUN/TAP device: packets written to it bypass the sandbox's egress program";
-  return e;
-}
-
 bool has_line(const std::string& text, const std::string& line) {
   return ("\n" + text).find("\n" + line + "\n") != std::string::npos;
 }
@@ -179,8 +163,9 @@ TEST(Markdown, AuditRunSuggestsTheAllowList) {
 }
 
 TEST(Markdown, BlockRunUnixSocketAndDeviceRows) {
-  json report = report_with(
-      {blocked_unix(), blocked_unix(), blocked_tun(), blocked_address("198.51.100.11", 80)});
+  json report =
+      report_with({unix_socket_event("/run/docker.sock"), unix_socket_event("/run/docker.sock"),
+                   tun_device_event(), blocked_address("198.51.100.11", 80)});
   report["events"][1]["process"]["pid"] = 101;
   std::string md = make_markdown(report);
   EXPECT_TRUE(md.starts_with("**cgfw: 3 destinations blocked** (block mode) — `make test`\n"))
@@ -216,7 +201,8 @@ TEST(Markdown, AuditRunSaysUnixSocketsAndDevicesWereBlocked) {
   connect["would_block"] = true;
   connect["reason"] = "no rule allows this address";
   connect["suggested_rule"] = "203.0.113.10:443";
-  json report = report_with({connect, blocked_unix(), blocked_tun()}, "audit");
+  json report =
+      report_with({connect, unix_socket_event("/run/docker.sock"), tun_device_event()}, "audit");
   std::string md = make_markdown(report);
   EXPECT_TRUE(
       md.starts_with("**cgfw: 1 destination not in the allow list; 1 unix socket and 1 "
@@ -246,7 +232,7 @@ TEST(Markdown, AuditRunSaysUnixSocketsAndDevicesWereBlocked) {
       << md;
 
   // Only a unix socket: every destination was allowed, but not everything.
-  std::string only = make_markdown(report_with({blocked_unix()}, "audit"));
+  std::string only = make_markdown(report_with({unix_socket_event("/run/docker.sock")}, "audit"));
   EXPECT_TRUE(
       only.starts_with("**cgfw: every destination was in the allow list; 1 unix socket "
                        "blocked** (audit mode: only unix sockets and devices were "

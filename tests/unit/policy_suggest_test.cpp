@@ -11,11 +11,14 @@
 #include "policy/parser.h"
 #include "tests/support/fake_internet.h"
 #include "tests/support/sandbox_process.h"
+#include "tests/unit/report_events.h"
 
 namespace cgfw::reports {
 namespace {
 
 using nlohmann::json;
+using testing::tun_device_event;
+using testing::unix_socket_event;
 
 const std::string kData = std::string(CGFW_SOURCE_DIR) + "/tests/unit/data";
 
@@ -62,38 +65,6 @@ json connect(const std::string& ip, int port, int pid = 100,
           {"suggested_rule", ip + ":" + std::to_string(port) + (protocol == "udp" ? "/udp" : "")},
           {"count", 1},
           {"process", process(pid, exe)}};
-}
-
-// A connection to a hidden daemon socket, and an open of /dev/net/tun: blocked in every mode,
-// audit mode too.
-json unix_socket(const std::string& path, int pid = 300,
-                 const std::string& exe = "/usr/bin/docker") {
-  return {{"time", "2026-11-21T13:00:00.000003Z"},
-          {"decision", "blocked"},
-          {"would_block", false},
-          {"layer", "unix"},
-          {"protocol", "unix"},
-          {"ip", ""},
-          {"port", 0},
-          {"path", path},
-          {"reason", "unix socket of a daemon outside the sandbox (dockerd)"},
-          {"suggested_rule", "--allow-unix " + path},
-          {"count", 1},
-          {"process", process(pid, exe)}};
-}
-
-json tun_device(int pid = 400) {
-  return {{"time", "2026-11-21T13:00:00.000004Z"},
-          {"decision", "blocked"},
-          {"would_block", false},
-          {"layer", "device"},
-          {"protocol", "tun"},
-          {"ip", ""},
-          {"port", 0},
-          {"path", "/dev/net/tun"},
-          {"reason", "TUN/TAP device: packets written to it bypass the sandbox's egress program"},
-          {"count", 1},
-          {"process", process(pid, "/usr/sbin/openvpn")}};
 }
 
 json report_with(json events, const std::string& mode = "audit", json rules = json::array()) {
@@ -352,9 +323,10 @@ TEST(PolicySuggest, EndpointsNoRuleCanNameAreOnlyMentioned) {
 // A unix socket is opened by the cgfw-sandbox option --allow-unix: the suggestion names it in a
 // comment, never as a rule line. A device has no option to suggest: it is only mentioned.
 TEST(PolicySuggest, UnixSocketsAreOptionsAndDevicesAreOnlyMentioned) {
-  json report = report_with({connect("198.51.100.11", 443), unix_socket("/run/docker.sock"),
-                             unix_socket("/run/docker.sock", 301, "/usr/bin/curl"),
-                             unix_socket("/run/containerd/containerd.sock"), tun_device()});
+  json report =
+      report_with({connect("198.51.100.11", 443), unix_socket_event("/run/docker.sock"),
+                   unix_socket_event("/run/docker.sock", 301, "/usr/bin/curl"),
+                   unix_socket_event("/run/containerd/containerd.sock"), tun_device_event()});
   std::string text = suggest_policy({report});
   EXPECT_EQ(rules_of(text), (Rules{"198.51.100.11:443"})) << text;
   EXPECT_TRUE(has_line(text,
@@ -377,7 +349,7 @@ TEST(PolicySuggest, UnixSocketsAreOptionsAndDevicesAreOnlyMentioned) {
   EXPECT_EQ(text.find("\n/run/"), std::string::npos) << text;
 
   // Only a unix socket: no rule to add, but not "nothing".
-  std::string only = suggest_policy({report_with({unix_socket("/run/docker.sock")})});
+  std::string only = suggest_policy({report_with({unix_socket_event("/run/docker.sock")})});
   EXPECT_EQ(rules_of(only), Rules{}) << only;
   EXPECT_NE(only.find("# No rule to add: what these runs needed is an option (below).\n"),
             std::string::npos)
@@ -388,7 +360,7 @@ TEST(PolicySuggest, UnixSocketsAreOptionsAndDevicesAreOnlyMentioned) {
 // Audit mode blocks unix sockets and devices, so an audit run needed them; a block run's blocked
 // events count only with --include-blocked, these as any other.
 TEST(PolicySuggest, BlockRunsMentionUnixSocketsOnlyWithIncludeBlocked) {
-  json report = report_with({unix_socket("/run/docker.sock"), tun_device()}, "block");
+  json report = report_with({unix_socket_event("/run/docker.sock"), tun_device_event()}, "block");
   std::string text = suggest_policy({report});
   EXPECT_EQ(text.find("--allow-unix"), std::string::npos) << text;
   EXPECT_EQ(text.find("/dev/net/tun"), std::string::npos) << text;
@@ -407,9 +379,9 @@ TEST(PolicySuggest, BlockRunsMentionUnixSocketsOnlyWithIncludeBlocked) {
 // The path comes from the report, which may be edited: it stays one comment line, and the
 // option one shell word.
 TEST(PolicySuggest, SocketPathsCannotBreakTheFile) {
-  json report =
-      report_with({unix_socket("/tmp/x\ny.example.org\n#.sock"), unix_socket("/tmp/my agent.sock"),
-                   unix_socket("relative.sock"), unix_socket("")});
+  json report = report_with({unix_socket_event("/tmp/x\ny.example.org\n#.sock"),
+                             unix_socket_event("/tmp/my agent.sock"),
+                             unix_socket_event("relative.sock"), unix_socket_event("")});
   report["events"][3].erase("path");
   std::string text = suggest_policy({report});
   EXPECT_EQ(rules_of(text), Rules{}) << text;

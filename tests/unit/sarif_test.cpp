@@ -10,6 +10,7 @@
 
 #include "tests/support/fake_internet.h"
 #include "tests/support/sandbox_process.h"
+#include "tests/unit/report_events.h"
 
 namespace cgfw::reports {
 namespace {
@@ -17,6 +18,8 @@ namespace {
 using nlohmann::json;
 using testing::run_command;
 using testing::TempDir;
+using testing::tun_device_event;
+using testing::unix_socket_event;
 
 const std::string kSchema =
     std::string(CGFW_SOURCE_DIR) + "/reports/schema/sarif-schema-2.1.0.json";
@@ -82,36 +85,6 @@ json packet(const std::string& decision, const std::string& ip, int port, int pi
     event["suggested_rule"] = ip + ":" + std::to_string(port);
   }
   return event;
-}
-
-// A connection to a hidden daemon socket, and an open of /dev/net/tun (blocked in every mode).
-json unix_blocked(const std::string& path, int pid) {
-  return {{"time", "2026-11-21T13:00:00.000003Z"},
-          {"decision", "blocked"},
-          {"would_block", false},
-          {"layer", "unix"},
-          {"protocol", "unix"},
-          {"ip", ""},
-          {"port", 0},
-          {"path", path},
-          {"reason", "unix socket of a daemon outside the sandbox (dockerd)"},
-          {"suggested_rule", "--allow-unix " + path},
-          {"count", 1},
-          {"process", process(pid, "/usr/bin/docker")}};
-}
-
-json tun_blocked(int pid) {
-  return {{"time", "2026-11-21T13:00:00.000004Z"},
-          {"decision", "blocked"},
-          {"would_block", false},
-          {"layer", "device"},
-          {"protocol", "tun"},
-          {"ip", ""},
-          {"port", 0},
-          {"path", "/dev/net/tun"},
-          {"reason", "TUN/TAP device: packets written to it bypass the sandbox's egress program"},
-          {"count", 1},
-          {"process", process(pid, "/usr/sbin/openvpn")}};
 }
 
 json report_with(json events, const std::string& mode = "block", json sources = {"egress.txt"},
@@ -389,9 +362,10 @@ TEST(Sarif, UnixSocketAndDeviceResults) {
   audited["reason"] = "no rule allows this address";
   audited["suggested_rule"] = "198.51.100.11:80";
   // Audit mode blocks unix sockets and devices all the same.
-  json report = report_with({unix_blocked("/run/docker.sock", 300),
-                             unix_blocked("/run/docker.sock", 301), tun_blocked(302), audited},
-                            "audit");
+  json report =
+      report_with({unix_socket_event("/run/docker.sock", 300),
+                   unix_socket_event("/run/docker.sock", 301), tun_device_event(302), audited},
+                  "audit");
   ASSERT_EQ(testing::schema_errors(report), "") << "a report as the runner writes it";
   json sarif = make_sarif(report, data_context());
   EXPECT_EQ(sarif_schema_errors(sarif), "");
@@ -445,10 +419,10 @@ TEST(Sarif, UnixSocketAndDeviceResults) {
     EXPECT_EQ(location_of(result)["artifactLocation"]["uri"], "egress.txt");
 
   // The fingerprint is the socket's: another run, other pids, same alert.
-  json again = report_with({unix_blocked("/run/docker.sock", 999)}, "block");
+  json again = report_with({unix_socket_event("/run/docker.sock", 999)}, "block");
   EXPECT_EQ(results(make_sarif(again, data_context()))[0]["partialFingerprints"],
             unix_socket["partialFingerprints"]);
-  json other = report_with({unix_blocked("/run/containerd/containerd.sock", 300)}, "block");
+  json other = report_with({unix_socket_event("/run/containerd/containerd.sock", 300)}, "block");
   EXPECT_NE(results(make_sarif(other, data_context()))[0]["partialFingerprints"],
             unix_socket["partialFingerprints"]);
 }
