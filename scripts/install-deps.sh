@@ -15,6 +15,8 @@ packages=(
   libclang-rt-14-dev libgtest-dev libgmock-dev python3 python3-jsonschema iproute2 curl netcat-openbsd iputils-ping
   dnsutils openssl nginx-light git wget libhttp-parser-dev
   procps
+  # the GitHub Action (action/, dist/): node and npm
+  nodejs
 )
 
 missing=()
@@ -22,6 +24,9 @@ for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
     missing+=("$package")
 done
+# Debian packages npm apart from nodejs; other node distributions (NodeSource) bundle it and
+# conflict with Debian's npm package.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ "${#missing[@]}" -eq 0 ]; then
   exit 0
 fi

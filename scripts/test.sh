@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as root (the BPF and integration tests load real programs and build a
-# fake internet in a network namespace): a normal build, then an ASan+UBSan build, each running
-# the unit, bpf and integration tests; then each libFuzzer target for a bounded time.
+# fake internet in a network namespace): the GitHub Action's own checks, a normal build, then an
+# ASan+UBSan build, each running the unit, bpf, integration and security tests; then each
+# libFuzzer target for a bounded time.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -16,6 +17,9 @@ run_suite() {
   local dir=$1
   (cd "$dir" && ctest --output-on-failure --timeout 300 -j2 -L 'unit|bpf|integration|security')
 }
+
+echo "== GitHub Action: dist/ rebuilt and compared, action.yml validated, JS tests"
+scripts/test-action.sh
 
 echo "== build (RelWithDebInfo)"
 scripts/build.sh "$root/build"
