@@ -19946,8 +19946,11 @@ var require_binary = __commonJS({
     function buildFromSource(ctx) {
       const dir = ctx.env.CGFW_BUILD_DIR || path.join(ctx.temp, "cgfw-build");
       const deps = path.join(ctx.actionRoot, "scripts", "install-deps.sh");
-      run(ctx.sudo ? [ctx.sudo, "-n", deps] : [deps], "installing the build dependencies");
-      run([path.join(ctx.actionRoot, "scripts", "build.sh"), dir], "building cgfw");
+      run(
+        ctx.sudo ? [ctx.sudo, "-n", deps, "--build-only"] : [deps, "--build-only"],
+        "installing the build dependencies"
+      );
+      run([path.join(ctx.actionRoot, "scripts", "build.sh"), dir, "-DCGFW_TESTS=OFF"], "building cgfw");
       return path.join(dir, "cgfw-sandbox");
     }
     function resolveBinaries2(inputs, ctx) {

@@ -48,8 +48,12 @@ function run(argv, what) {
 function buildFromSource(ctx) {
   const dir = ctx.env.CGFW_BUILD_DIR || path.join(ctx.temp, 'cgfw-build');
   const deps = path.join(ctx.actionRoot, 'scripts', 'install-deps.sh');
-  run(ctx.sudo ? [ctx.sudo, '-n', deps] : [deps], 'installing the build dependencies');
-  run([path.join(ctx.actionRoot, 'scripts', 'build.sh'), dir], 'building cgfw');
+  // --build-only and CGFW_TESTS=OFF: a runner needs cgfw, not its test suite.
+  run(
+    ctx.sudo ? [ctx.sudo, '-n', deps, '--build-only'] : [deps, '--build-only'],
+    'installing the build dependencies',
+  );
+  run([path.join(ctx.actionRoot, 'scripts', 'build.sh'), dir, '-DCGFW_TESTS=OFF'], 'building cgfw');
   return path.join(dir, 'cgfw-sandbox');
 }
 

@@ -199,7 +199,7 @@ test('build-from-source: install-deps.sh through sudo, build.sh as the user, the
     fs.writeFileSync(path.join(actionRoot, 'scripts', name), `#!/bin/sh\n${body}\n`, {
       mode: 0o755,
     });
-  script('install-deps.sh', `echo "install-deps SUDO_UID=\${SUDO_UID:-none}" >> ${log}`);
+  script('install-deps.sh', `echo "install-deps $* SUDO_UID=\${SUDO_UID:-none}" >> ${log}`);
   script(
     'build.sh',
     `echo "build.sh $* SUDO_UID=\${SUDO_UID:-none}" >> ${log}\n` +
@@ -218,8 +218,8 @@ test('build-from-source: install-deps.sh through sudo, build.sh as the user, the
   assert.strictEqual(result.status, 0, result.stdout + result.stderr);
   const build = path.join(runner.temp, 'cgfw-build');
   assert.deepStrictEqual(fs.readFileSync(log, 'utf8').trim().split('\n'), [
-    `install-deps SUDO_UID=${process.getuid()}`,
-    `build.sh ${build} SUDO_UID=none`,
+    `install-deps --build-only SUDO_UID=${process.getuid()}`,
+    `build.sh ${build} -DCGFW_TESTS=OFF SUDO_UID=none`,
   ]);
   const sudo = fs.readFileSync(runner.file('sudo.log'), 'utf8');
   assert.match(sudo, new RegExp(`^sudo -n -E /usr/bin/env PATH=\\S+ ${build}/cgfw-sandbox `, 'm'));

@@ -96,6 +96,26 @@ TEST_F(Action, JobModePolicesLaterStepsUntilPost) {
   EXPECT_FALSE(net_->hits("198.51.100.10", 9000).empty());
 }
 
+// Job mode, the daemon dies (SIGKILL, as a crash or the OOM killer would): its watchdog locks
+// egress down, so later steps lose the network, allowed destinations too (fail closed); the
+// worker survives, and the post step fails loudly. (The oldest process whose command line
+// starts with cgfw-sandbox is the daemon; its watchdog is a younger fork.)
+TEST_F(Action, JobModeDaemonKilledLocksDownAndPostFailsLoudly) {
+  auto job = run_job({"allow=198.51.100.10:9000", "dns-upstream=198.51.100.53"},
+                     {"kill -KILL $(pgrep -o -f \"^[^ ]*cgfw-sandbox --attach-pid $PPID \"); "
+                      "sleep 0.5",
+                      probe("198.51.100.10")});
+  ASSERT_EQ(job["main"]["exit"], 0) << job["main"].dump(2);
+  EXPECT_EQ(job["steps"][0]["exit"], 0) << job["steps"][0].dump(2);
+  EXPECT_EQ(job["steps"][1]["stdout"].get<std::string>().rfind("REFUSED connect", 0), 0u)
+      << job["steps"][1].dump(2);
+  const auto& post = job["post"];
+  EXPECT_NE(post["exit"], 0);
+  EXPECT_NE(post["stdout"].get<std::string>().find("daemon died"), std::string::npos)
+      << post.dump(2);
+  EXPECT_TRUE(net_->hits("198.51.100.10", 9000).empty());
+}
+
 // Wrap mode: one command in the sandbox; its exit status (3 with fail-on-block) fails the step.
 TEST_F(Action, WrapModeRunsOneCommandAndFailsOnBlock) {
   auto job = run_job({"allow=198.51.100.10:9000", "dns-upstream=198.51.100.53",
