@@ -18,11 +18,11 @@ run_suite() {
   (cd "$dir" && ctest --output-on-failure --timeout 300 -j2 -L 'unit|bpf|integration|security')
 }
 
-echo "== GitHub Action: dist/ rebuilt and compared, action.yml validated, JS tests"
-scripts/test-action.sh
-
 echo "== build (RelWithDebInfo)"
 scripts/build.sh "$root/build"
+
+echo "== GitHub Action: dist/ rebuilt and compared, action.yml validated, JS tests"
+CGFW_TOOL="$root/build/cgfw" scripts/test-action.sh
 run_suite "$root/build"
 
 echo "== build with AddressSanitizer + UndefinedBehaviorSanitizer"
