@@ -371,11 +371,12 @@ ParseResult parse_file(const std::string& path) {
   return parse_rules(content, path);
 }
 
+// Ids are positions; only the new rules need theirs. (No reserve: called once per rule, an exact
+// reserve would reallocate every time and make n appends cost n².)
 void append_rules(Policy& policy, std::vector<Rule> more) {
-  policy.rules.reserve(policy.rules.size() + more.size());
-  for (Rule& rule : more) policy.rules.push_back(std::move(rule));
-  for (std::size_t i = 0; i < policy.rules.size(); ++i) {
-    policy.rules[i].id = static_cast<std::uint32_t>(i);
+  for (Rule& rule : more) {
+    rule.id = static_cast<std::uint32_t>(policy.rules.size());
+    policy.rules.push_back(std::move(rule));
   }
 }
 
