@@ -30,9 +30,18 @@ now_ns() { date +%s%N; }
 echo "== E1, E3: the egress program per packet (BPF_PROG_TEST_RUN, 1M repeats, 5 rounds)"
 "$build/bench/cgfw_bench_egress_cost" | tee -a "$results"
 
+# "Bare" runs in an empty cgroup beside the sandbox's (under the cgroup2 root, where cgfw makes
+# its own), not in this shell's: that one may inherit other programs (systemd's) that the
+# sandbox's position does not, which would make cgfw look cheaper than free.
+cgroup2=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/mounts)
+bare_cgroup="$cgroup2/cgfw-bench-bare-$$"
+mkdir "$bare_cgroup"
+trap 'rmdir "$bare_cgroup" 2>/dev/null; rm -rf "$work"' EXIT
+in_bare_cgroup() { sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$bare_cgroup" "$@"; }
+
 echo "== C1: connect() to loopback, bare and in the sandbox, interleaved ($reps rounds)"
 for round in $(seq "$reps"); do
-  "$build/bench/cgfw_bench_connect_latency" 20000 bare | tee -a "$results"
+  in_bare_cgroup "$build/bench/cgfw_bench_connect_latency" 20000 bare | tee -a "$results"
   "$build/cgfw-sandbox" -q -- "$build/bench/cgfw_bench_connect_latency" 20000 sandbox |
     tee -a "$results"
 done
