@@ -110,8 +110,7 @@ int main() {
       std::fprintf(stderr, "cannot load %zu rules\n", count);
       return 1;
     }
-    double load_ms =
-        std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+    double load_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
     print("E3", "load and fill", count, {load_ms}, "ms");
     int program = (*plane)->egress_prog_fd();
     // The first run of each path writes its flow event; the repeats then take the per-packet
