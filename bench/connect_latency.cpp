@@ -1,7 +1,8 @@
 // C1: what a TCP connect() costs, timed around the system call alone, to a listener on loopback
 // (accepted and closed by a second thread). Run bare and inside cgfw-sandbox: the difference is
 // what the connect4 and sockops programs add. Usage: connect_latency [COUNT] [LABEL]
-// Prints one JSON object: {"id":"C1","what":LABEL,"connects":N,"ns":{"p50","p99","min","max"}}.
+// Prints one JSON object: {"id":"C1","what":LABEL,"connects":N,"failed":F,"ns":{"p50","p99",
+// "min","max"}} (the latencies of the connects that succeeded).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -37,23 +38,34 @@ int main(int argc, char** argv) {
   });
   std::vector<double> ns;
   ns.reserve(static_cast<std::size_t>(count));
+  int failed = 0;
   for (int i = 0; i < count; ++i) {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     auto start = std::chrono::steady_clock::now();
     int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
     auto took = std::chrono::steady_clock::now() - start;
+    ::close(fd);
+    // A refused connect is counted, not fatal: in the sandbox it is cgfw failing closed (a flow
+    // whose event could not be recorded), which is itself a finding.
     if (rc != 0) {
-      std::perror("connect");
-      return 1;
+      ++failed;
+      continue;
     }
     ns.push_back(std::chrono::duration<double, std::nano>(took).count());
+  }
+  // The acceptor waits for `count` connections; wake it for those that never came.
+  for (int i = 0; i < failed; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
     ::close(fd);
   }
   acceptor.join();
+  if (ns.empty()) return 1;
   std::sort(ns.begin(), ns.end());
   std::printf(
-      "{\"id\":\"C1\",\"what\":\"%s\",\"connects\":%d,\"ns\":{\"p50\":%.0f,\"p99\":%.0f,"
-      "\"min\":%.0f,\"max\":%.0f}}\n",
-      label.c_str(), count, ns[ns.size() / 2], ns[ns.size() * 99 / 100], ns.front(), ns.back());
+      "{\"id\":\"C1\",\"what\":\"%s\",\"connects\":%d,\"failed\":%d,\"ns\":{\"p50\":%.0f,"
+      "\"p99\":%.0f,\"min\":%.0f,\"max\":%.0f}}\n",
+      label.c_str(), count, failed, ns[ns.size() / 2], ns[ns.size() * 99 / 100], ns.front(),
+      ns.back());
   return 0;
 }

@@ -30,7 +30,14 @@ def main():
     rows = [json.loads(line) for line in open(source) if line.strip().startswith("{")]
     table = []
 
+    under_load = [r["ns_per_packet"]["median"] for r in rows
+                  if r["id"] == "E1" and r["what"].startswith("allow path under load")]
+    if under_load:
+        table.append(("E1", "allow path under load (bpf_stats, real TCP)", spread(under_load),
+                      "ns_per_packet", TARGETS[("E1", "allow path")]))
     for row in rows:
+        if row["id"] == "E1" and row["what"].startswith("allow path under load"):
+            continue
         if row["id"] in ("E1", "E3"):
             unit = "ns_per_packet" if "ns_per_packet" in row else "ms"
             key = row["what"] if row["id"] == "E1" else "%s/%d" % (row["what"], row["rules"])
@@ -46,6 +53,9 @@ def main():
         table.append(("C1", "connect() p50, bare", spread(c1["bare"]), "ns", None))
         table.append(("C1", "connect() p50, in the sandbox", spread(c1["sandbox"]), "ns", None))
         table.append(("C1", "added p50", spread(added), "ns", TARGETS[("C1", "added p50")]))
+        refused = [r.get("failed", 0) for r in rows if r["id"] == "C1" and r["what"] == "sandbox"]
+        table.append(("C1", "connects refused in the sandbox, per 20,000", spread(refused),
+                      "connects", None))
 
     w2 = {}
     for row in rows:
