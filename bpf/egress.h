@@ -133,7 +133,7 @@ static __always_inline struct cgfw_sock_owner *origin_of_packet(struct __sk_buff
 }
 
 /* Reports the flow unless it was reported already. Returns 0 when the flow is on record, -1 when
- * the event could not be written: the caller then drops, so nothing passes unrecorded. */
+ * the event could not be written (the caller decides what passes then). */
 static __always_inline int report_flow(const struct cgfw_flow_origin *origin,
 				       const struct cgfw_packet *pkt, const struct cgfw_decision *d)
 {
@@ -150,10 +150,8 @@ static __always_inline int report_flow(const struct cgfw_flow_origin *origin,
 		return 0;
 
 	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
-	if (!event) {
-		count(CGFW_COUNTER_EVENTS_LOST);
+	if (!event)
 		return -1;
-	}
 	__builtin_memset(event, 0, sizeof(*event));
 	event->time_ns = bpf_ktime_get_ns();
 	event->cookie = origin->cookie;
@@ -184,8 +182,18 @@ static __always_inline int enforce(const struct cgfw_flow_origin *origin,
 
 	decide(pkt, parse_error, &d);
 	*decision = d;
-	if (report_flow(origin, pkt, &d) < 0)
+	/* The ring buffer is full. A flow that would be blocked (or passed only by audit mode) must
+	 * not pass unrecorded: dropped. One the rules or the loopback policy allow passes anyway,
+	 * counted: refusing it would only turn a reporting gap into a broken build. */
+	if (report_flow(origin, pkt, &d) < 0) {
+		if (d.verdict == CGFW_VERDICT_ALLOW) {
+			count(CGFW_COUNTER_ALLOWED_UNRECORDED);
+			count(CGFW_COUNTER_PACKETS_ALLOWED);
+			return 1;
+		}
+		count(CGFW_COUNTER_EVENTS_LOST);
 		return 0;
+	}
 	switch (d.verdict) {
 	case CGFW_VERDICT_ALLOW:
 		count(CGFW_COUNTER_PACKETS_ALLOWED);

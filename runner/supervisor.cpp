@@ -85,6 +85,8 @@ std::map<std::string, std::uint64_t> named_counters(const DataPlane& plane) {
       {"raw_sockets_refused", values[CGFW_COUNTER_RAW_REFUSED]},
       {"map_update_failures", values[CGFW_COUNTER_MAP_UPDATE_FAILED]},
       {"devices_refused", values[CGFW_COUNTER_DEVICES_REFUSED]},
+      {"lockdown_dropped", values[CGFW_COUNTER_LOCKDOWN_DROPPED]},
+      {"allowed_unrecorded", values[CGFW_COUNTER_ALLOWED_UNRECORDED]},
   };
 }
 
@@ -490,6 +492,10 @@ int run_sandbox(const Options& options) {
     warnings.push_back(std::to_string(counters["events_lost"]) +
                        " packets were dropped because their event could not be recorded "
                        "(ring buffer full)");
+  if (counters["allowed_unrecorded"] > 0)
+    warnings.push_back(std::to_string(counters["allowed_unrecorded"]) +
+                       " allowed packets passed without their event being recorded (ring buffer "
+                       "full): the report may miss some allowed destinations");
   if (cgfw_failed) exit_status = kExitCgfwFailed;
 
   auto totals = journal.totals();

@@ -100,9 +100,10 @@ TEST_F(Escape, FullLearnedAddressMapFailsTheAnswerAndTheAddressStaysClosed) {
 }
 
 // The ring buffer of flow events is full (here: its reader, the runner, is stopped while the job
-// opens 16,000 flows). In audit mode a flow passes only once it is on record, so a flow that
-// cannot be recorded is dropped, and the report counts what was lost. Once the runner reads
-// again, the same destination passes.
+// opens 16,000 flows). In audit mode a flow the rules do not allow passes only once it is on
+// record, so one that cannot be recorded is dropped, and the report counts what was lost; a flow
+// the rules allow passes anyway, counted as unrecorded. Once the runner reads again, the dropped
+// destination passes.
 TEST_F(Escape, FullEventRingBufferDropsWhatItCannotRecord) {
   TempDir dir;
   std::string stopped = dir.file("runner-stopped"), resumed = dir.file("runner-resumed");
@@ -125,13 +126,15 @@ print('ready', file=sys.stderr, flush=True)
 wait_for(sys.argv[1])
 dropped = sum(send(b'filler', ('203.0.113.11', port)) for port in range(20000, 36000))
 last = send(sys.argv[3].encode() + b' while full', ('198.51.100.10', 9999))
-print('sent, dropped', dropped, last, flush=True)
+allowed = send(b'allowed while full', ('198.51.100.11', 9999))
+print('sent, dropped', dropped, last, allowed, flush=True)
 print('sent', file=sys.stderr, flush=True)
 wait_for(sys.argv[2])
 send(b'recorded again', ('198.51.100.10', 9999))
 )";
-  SandboxProcess sandbox({"--audit", "-q", "--dns-upstream", FakeInternet::kDnsV4},
-                         {"python3", "-c", script, stopped, resumed, kProbePayload});
+  SandboxProcess sandbox(
+      {"--audit", "-q", "--dns-upstream", FakeInternet::kDnsV4, "-a", "198.51.100.11:9999/udp"},
+      {"python3", "-c", script, stopped, resumed, kProbePayload});
   ASSERT_TRUE(sandbox.wait_for_stderr("ready", 20s));
   ASSERT_EQ(::kill(sandbox.pid(), SIGSTOP), 0);
   std::ofstream(stopped).put('\n');
@@ -145,23 +148,27 @@ send(b'recorded again', ('198.51.100.10', 9999))
   auto result = sandbox.wait(60s);
   ASSERT_EQ(result.exit_status, 0) << result.err;
   // Some fillers passed (recorded while the buffer had room), the rest and the last were dropped.
-  int dropped = 0, last = 0;
-  ASSERT_EQ(std::sscanf(result.out.c_str(), "sent, dropped %d %d", &dropped, &last), 2)
+  int dropped = 0, last = 0, allowed = 0;
+  ASSERT_EQ(std::sscanf(result.out.c_str(), "sent, dropped %d %d %d", &dropped, &last, &allowed), 3)
       << result.out;
   EXPECT_GT(dropped, 0);
   EXPECT_LT(dropped, 16000);
   EXPECT_EQ(last, 1) << "the datagram sent while the buffer was full was dropped";
+  EXPECT_EQ(allowed, 0) << "a datagram the rules allow passes even while the buffer is full";
+  EXPECT_TRUE(
+      eventually([&] { return !net_->hits(FakeInternet::kServerV4b, 9999, "udp").empty(); }, 5s));
 
   // Bounded: the sink logs a datagram as it arrives.
   eventually([&] { return !net_->hits(FakeInternet::kServerV4, 9999, "udp").empty(); }, 5s);
   auto hits = net_->hits(FakeInternet::kServerV4, 9999, "udp");
   ASSERT_EQ(hits.size(), 1u) << "only the datagram sent after the runner resumed";
   EXPECT_NE(hits[0].dump().find("recorded again"), std::string::npos) << hits[0].dump();
-  expect_nothing_reached();
+  expect_nothing_reached(FakeInternet::kServerV4b);
 
   ASSERT_TRUE(result.report);
   auto lost = (*result.report)["summary"]["kernel"]["events_lost"].get<std::uint64_t>();
   EXPECT_GT(lost, 0u);
+  EXPECT_GT((*result.report)["summary"]["kernel"]["allowed_unrecorded"].get<std::uint64_t>(), 0u);
   bool warned = false;
   for (const auto& warning : (*result.report)["warnings"])
     warned |= warning.get<std::string>().find("ring buffer full") != std::string::npos;
