@@ -177,9 +177,9 @@ enum cgfw_counter {
 				   * passed only by audit mode) was dropped instead (fail closed) */
 	CGFW_COUNTER_RAW_REFUSED, /* SOCK_RAW creations refused */
 	CGFW_COUNTER_MAP_UPDATE_FAILED,
-	CGFW_COUNTER_DNS_REDIRECTED, /* connect()/sendmsg() to port 53 sent to the DNS proxy */
-	CGFW_COUNTER_WEB_REDIRECTED, /* TCP connect() to an HTTP/TLS port sent to the web proxy */
-	CGFW_COUNTER_DEVICES_REFUSED, /* opens of a TUN/TAP device refused */
+	CGFW_COUNTER_DNS_REDIRECTED,   /* connect()/sendmsg() to port 53 sent to the DNS proxy */
+	CGFW_COUNTER_WEB_REDIRECTED,   /* TCP connect() to an HTTP/TLS port sent to the web proxy */
+	CGFW_COUNTER_DEVICES_REFUSED,  /* opens of a TUN/TAP device refused */
 	CGFW_COUNTER_LOCKDOWN_DROPPED, /* packets dropped after the runner died (lockdown) */
 	CGFW_COUNTER_ALLOWED_UNRECORDED, /* ring buffer full: an allowed flow passed unrecorded */
 	CGFW_COUNTER_MAX,

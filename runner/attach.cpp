@@ -8,9 +8,10 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 
 #include <nlohmann/json.hpp>
+
+#include "runner/process_info.h"
 
 namespace cgfw::runner {
 
@@ -29,14 +30,7 @@ Result<AttachedProcess> attach_process(pid_t pid, TransientCgroup& cgroup,
   auto original = cgroup_of_process(pid, mount);
   if (!original) return make_error(original.error().message);
   attached.original_cgroup = *original;
-  std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
-  std::string text((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
-  for (std::size_t start = 0; start < text.size();) {
-    std::size_t end = text.find('\0', start);
-    if (end == std::string::npos) end = text.size();
-    attached.command.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
+  attached.command = read_cmdline(pid);
   if (auto adopted = cgroup.adopt(pid, attached.original_cgroup); !adopted)
     return make_error(adopted.error().message);
   return attached;

@@ -41,17 +41,24 @@ int populated(int dir_fd) {
   return line[10] == '1' ? 1 : 0;
 }
 
-// Kills processes by writing each pid of cgroup.procs: for kernels without cgroup.kill (< 5.14).
-void kill_procs_one_by_one(int dir_fd) {
+// The pids in <dir>/cgroup.procs (this cgroup's own, not its children's).
+std::vector<pid_t> read_procs(int dir_fd) {
+  std::vector<pid_t> pids;
   UniqueFd fd(::openat(dir_fd, "cgroup.procs", O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return;
+  if (!fd.valid()) return pids;
   std::string text;
   char buffer[4096];
   ssize_t n;
   while ((n = ::read(fd.get(), buffer, sizeof(buffer))) > 0) text.append(buffer, n);
   std::istringstream in(text);
   pid_t pid;
-  while (in >> pid) ::kill(pid, SIGKILL);
+  while (in >> pid) pids.push_back(pid);
+  return pids;
+}
+
+// Kills processes by writing each pid of cgroup.procs: for kernels without cgroup.kill (< 5.14).
+void kill_procs_one_by_one(int dir_fd) {
+  for (pid_t pid : read_procs(dir_fd)) ::kill(pid, SIGKILL);
 }
 
 // The pids of <path>/cgroup.procs and of every child cgroup's, depth first.
@@ -67,16 +74,12 @@ std::vector<pid_t> procs_of_tree(const std::string& path) {
     }
     ::closedir(dir);
   }
-  std::ifstream procs(path + "/cgroup.procs");
-  pid_t pid;
-  while (procs >> pid) pids.push_back(pid);
+  UniqueFd dir(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir.valid()) {
+    auto own = read_procs(dir.get());
+    pids.insert(pids.end(), own.begin(), own.end());
+  }
   return pids;
-}
-
-bool write_file(const std::string& path, const std::string& text) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  return fd.valid() &&
-         ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
 }
 
 // True if cgfw's egress program is still attached to the cgroup: its runner or watchdog holds
@@ -227,7 +230,9 @@ Status TransientCgroup::adopt(pid_t pid, const std::string& return_to) {
 }
 
 int TransientCgroup::return_processes() {
-  std::string root = path_.substr(0, path_.rfind('/'));
+  UniqueFd back(::open(return_to_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd root(
+      ::open(path_.substr(0, path_.rfind('/')).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   int stranded = 0;
   // A process may fork while others move: repeat until nothing is left (bounded).
   for (int round = 0; round < 10; ++round) {
@@ -236,8 +241,8 @@ int TransientCgroup::return_processes() {
     stranded = 0;
     for (pid_t pid : pids) {
       std::string text = std::to_string(pid);
-      if (!write_file(return_to_ + "/cgroup.procs", text) &&
-          !write_file(root + "/cgroup.procs", text))
+      if (!write_at(back.get(), "cgroup.procs", text) &&
+          !write_at(root.get(), "cgroup.procs", text))
         ++stranded;
     }
   }

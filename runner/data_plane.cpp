@@ -211,11 +211,13 @@ std::optional<cgfw_proxy_client> DataPlane::proxy_client(int family, const dns::
 int DataPlane::egress_prog_fd() const { return bpf_program__fd(skel_->progs.cgfw_egress); }
 int DataPlane::control_map_fd() const { return bpf_map__fd(skel_->maps.control); }
 
-void DataPlane::lock_down() {
+void lock_down_egress(int control_map_fd) {
   __u32 key = 0;
   __u32 flags = CGFW_CONTROL_LOCKDOWN;
-  bpf_map__update_elem(skel_->maps.control, &key, sizeof(key), &flags, sizeof(flags), BPF_ANY);
+  bpf_map_update_elem(control_map_fd, &key, &flags, BPF_ANY);
 }
+
+void DataPlane::lock_down() { lock_down_egress(control_map_fd()); }
 int DataPlane::client_sockets_map_fd() const { return bpf_map__fd(skel_->maps.client_sockets); }
 int DataPlane::original_dests_map_fd() const { return bpf_map__fd(skel_->maps.original_dests); }
 

@@ -36,6 +36,10 @@ struct DataPlaneConfig {
 
 using FlowEventHandler = std::function<void(const cgfw_flow_event&)>;
 
+// Sets the lockdown flag in a run's control map: from then on nothing but loopback (as the
+// loopback policy allows) leaves; never undone. By fd, so the watchdog can call it after fork.
+void lock_down_egress(int control_map_fd);
+
 class DataPlane : public dns::KernelAllowMap {
  public:
   // Opens the skeleton, sets rodata and map sizes, loads every program (verifier failures are

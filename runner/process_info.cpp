@@ -31,6 +31,18 @@ std::string read_file(const std::string& path) {
 
 }  // namespace
 
+std::vector<std::string> read_cmdline(int pid, const std::string& proc_root) {
+  std::string text = read_file(proc_root + "/" + std::to_string(pid) + "/cmdline");
+  std::vector<std::string> words;
+  for (std::size_t start = 0; start < text.size();) {
+    std::size_t end = text.find('\0', start);
+    if (end == std::string::npos) end = text.size();
+    words.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return words;
+}
+
 bool ProcessAttributor::read_stat(int pid, Stat& stat) const {
   std::string text = read_file(proc_root_ + "/" + std::to_string(pid) + "/stat");
   // "pid (comm) state ppid ...": comm may itself contain ") ", so split at the last ')'.
@@ -108,14 +120,7 @@ reports::ProcessRecord ProcessAttributor::describe(int tgid, const std::string& 
   record.sandbox_pid = read_sandbox_pid(tgid);
   if (record.comm.empty()) record.comm = stat.comm;
   record.exe = read_exe(tgid);
-  std::string cmdline = read_file(proc_root_ + "/" + std::to_string(tgid) + "/cmdline");
-  std::size_t start = 0;
-  while (start < cmdline.size()) {
-    std::size_t end = cmdline.find('\0', start);
-    if (end == std::string::npos) end = cmdline.size();
-    record.cmdline.push_back(cmdline.substr(start, end - start));
-    start = end + 1;
-  }
+  record.cmdline = read_cmdline(tgid, proc_root_);
   // A process that exited between the stat and the other reads is gone.
   if (record.exe.empty() && record.cmdline.empty()) return from_exec();
 

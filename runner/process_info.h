@@ -6,11 +6,15 @@
 #include <map>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "reports/event.h"
 #include "runner/exec_tracker.h"
 
 namespace cgfw::runner {
+
+// The command line of `pid` (its NUL-separated /proc/PID/cmdline); empty when unreadable.
+std::vector<std::string> read_cmdline(int pid, const std::string& proc_root = "/proc");
 
 class ProcessAttributor {
  public:

@@ -12,10 +12,8 @@
 #include <chrono>
 #include <cstring>
 
-#include <bpf/bpf.h>
-
-#include "bpf/cgfw_shared.h"
 #include "runner/cgroup.h"
+#include "runner/data_plane.h"
 
 namespace cgfw::runner {
 namespace {
@@ -64,9 +62,7 @@ void close_all_except(std::vector<int> keep) {
   // The runner is gone: lock the programs down at once. Then empty the sandbox while they are
   // still attached (kill the job, or wait for the attached processes to end); only then let the
   // links go (by exiting) and remove the cgroup.
-  __u32 key = 0;
-  __u32 flags = CGFW_CONTROL_LOCKDOWN;
-  bpf_map_update_elem(control_map_fd, &key, &flags, BPF_ANY);
+  lock_down_egress(control_map_fd);
   bool empty = on_death == Watchdog::OnRunnerDeath::kill_job
                    ? kill_cgroup_and_wait(cgroup_fd, std::chrono::seconds(30))
                    : wait_until_empty(cgroup_fd);

@@ -57,14 +57,15 @@ class Worker {
   // returns them.
   std::vector<std::string> next(const std::string& target, std::size_t from, std::size_t count) {
     std::vector<std::string> found;
-    auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (found.size() < count && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(50ms);
-      found.clear();
-      auto all = lines();
-      for (std::size_t i = from; i < all.size(); ++i)
-        if (all[i].rfind(target + " ", 0) == 0) found.push_back(all[i]);
-    }
+    eventually(
+        [&] {
+          found.clear();
+          auto all = lines();
+          for (std::size_t i = from; i < all.size(); ++i)
+            if (all[i].rfind(target + " ", 0) == 0) found.push_back(all[i]);
+          return found.size() >= count;
+        },
+        20s);
     return found;
   }
   std::string cgroup() const {
@@ -93,9 +94,7 @@ class Attach : public ::testing::Test {
                                   "-a",           "198.51.100.10:9000"};
     args.insert(args.end(), more.begin(), more.end());
     auto sandbox = std::make_unique<SandboxProcess>(args, std::vector<std::string>{});
-    auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (!std::filesystem::exists(ready_) && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(20ms);
+    eventually([&] { return std::filesystem::exists(ready_); }, 20s);
     return sandbox;
   }
 
@@ -176,10 +175,8 @@ TEST_F(Attach, KilledCgfwLeavesTheProcessAliveWithoutNetwork) {
   EXPECT_TRUE(std::filesystem::exists(sandbox_cgroup));
 
   ::kill(worker.pid(), SIGKILL);
-  auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (std::filesystem::exists(sandbox_cgroup) && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(50ms);
-  EXPECT_FALSE(std::filesystem::exists(sandbox_cgroup)) << "the watchdog removes it once empty";
+  EXPECT_TRUE(eventually([&] { return !std::filesystem::exists(sandbox_cgroup); }, 20s))
+      << "the watchdog removes it once empty";
 }
 
 TEST_F(Attach, OptionsThatNeedACommandAreRefused) {

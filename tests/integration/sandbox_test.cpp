@@ -460,28 +460,18 @@ TEST_F(Sandbox, RunnerKilledMidRunLeavesNothingBehind) {
   EXPECT_EQ(result.exit_status, 128 + SIGKILL);
 
   // The watchdog kills the cgroup; wait (bounded) until the job (and the watchdog) no longer run.
-  auto running = [&] { return !running_processes_with(marker).empty(); };
-  auto deadline = std::chrono::steady_clock::now() + 15s;
-  while (running() && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(20ms);
-  EXPECT_FALSE(running()) << "the job survived its runner";
+  EXPECT_TRUE(eventually([&] { return running_processes_with(marker).empty(); }, 15s))
+      << "the job survived its runner";
 
   // And the cgroup is removed (the watchdog does it once the cgroup is empty).
-  std::string mount;
-  std::ifstream mounts("/proc/mounts");
-  std::string device, point, type, rest;
-  while (mounts >> device >> point >> type && std::getline(mounts, rest))
-    if (type == "cgroup2") mount = point;
+  std::string mount = cgroup2_mount();
   std::string prefix = "cgfw-" + std::to_string(sandbox.pid()) + "-";
   auto cgroup_left = [&] {
     for (const auto& entry : std::filesystem::directory_iterator(mount))
       if (entry.path().filename().string().rfind(prefix, 0) == 0) return true;
     return false;
   };
-  deadline = std::chrono::steady_clock::now() + 15s;
-  while (cgroup_left() && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(20ms);
-  EXPECT_FALSE(cgroup_left());
+  EXPECT_TRUE(eventually([&] { return !cgroup_left(); }, 15s));
 
   // The next run works.
   auto next = run_sandbox({"-a", "198.51.100.10"}, curl("http://198.51.100.10/"));

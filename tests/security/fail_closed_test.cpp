@@ -18,14 +18,6 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-std::string cgroup2_mount() {
-  std::ifstream mounts("/proc/mounts");
-  std::string device, point, type, rest;
-  while (mounts >> device >> point >> type && std::getline(mounts, rest))
-    if (type == "cgroup2") return point;
-  return "";
-}
-
 // Entries of `directory` whose name starts with `prefix`.
 std::vector<std::string> entries_starting_with(const std::string& directory,
                                                const std::string& prefix) {
@@ -60,17 +52,6 @@ std::vector<std::string> links_on_dead_cgroups() {
     if (!live.count(link["cgroup_id"].get<std::uint64_t>())) leaked.push_back(link.dump());
   }
   return leaked;
-}
-
-// Polls `done` every 20 ms for at most `limit`.
-template <typename Condition>
-bool eventually(Condition done, std::chrono::milliseconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
 }
 
 // The learned-address map is full: the answer that needs one more address fails (SERVFAIL), the

@@ -189,4 +189,12 @@ std::vector<pid_t> running_processes_with(const std::string& needle) {
   return found;
 }
 
+std::string cgroup2_mount() {
+  std::ifstream mounts("/proc/mounts");
+  std::string device, point, type, rest;
+  while (mounts >> device >> point >> type && std::getline(mounts, rest))
+    if (type == "cgroup2") return point;
+  return "";
+}
+
 }  // namespace cgfw::testing

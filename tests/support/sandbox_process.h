@@ -6,6 +6,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -56,6 +57,22 @@ SandboxResult run_sandbox(const std::vector<std::string>& args,
 // has its own PID namespace, so a pid printed inside ($$, $!) means nothing out here: tests find
 // the processes they started by a marker in their arguments instead.
 std::vector<pid_t> running_processes_with(const std::string& needle);
+
+// The cgroup2 mount point, found as the runner finds it (the first cgroup2 line of /proc/mounts);
+// "" when there is none.
+std::string cgroup2_mount();
+
+// Polls `done` every 20 ms for at most `limit`; true once it holds. For what a test must wait
+// for (a process to go, a file to appear) without a fixed sleep.
+template <typename Condition>
+bool eventually(Condition done, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
 
 // Validates a JSON document against reports/schema/report.schema.json with python3-jsonschema;
 // returns "" when valid, else the validator's message.
