@@ -40,19 +40,18 @@ std::vector<double> time_program(int program_fd, const PacketSpec& spec) {
   return rounds;
 }
 
-void print(const char* id, const std::string& what, std::size_t rules, std::vector<double> values,
+// One line per measurement, every round's value in it (bench/summarize.py's input).
+void print(const char* id, const std::string& what, const std::vector<double>& values,
            const char* unit) {
   if (values.empty()) {
     std::printf("{\"id\":\"%s\",\"what\":\"%s\",\"error\":\"test run failed\"}\n", id,
                 what.c_str());
     return;
   }
-  std::sort(values.begin(), values.end());
-  std::printf(
-      "{\"id\":\"%s\",\"what\":\"%s\",\"rules\":%zu,\"%s\":{\"median\":%.1f,\"min\":%.1f,"
-      "\"max\":%.1f},\"rounds\":%zu}\n",
-      id, what.c_str(), rules, unit, values[values.size() / 2], values.front(), values.back(),
-      values.size());
+  std::printf("{\"id\":\"%s\",\"what\":\"%s\",\"unit\":\"%s\",\"values\":[", id, what.c_str(),
+              unit);
+  for (std::size_t i = 0; i < values.size(); ++i) std::printf("%s%.1f", i ? "," : "", values[i]);
+  std::printf("]}\n");
   std::fflush(stdout);
 }
 
@@ -100,8 +99,8 @@ int main(int argc, char** argv) {
     std::perror("loading the empty program (root needed)");
     return 1;
   }
-  print("E1", floor_only ? "empty program (floor, bpf_stats on)" : "empty program (floor)", 0,
-        time_program(empty, allowed), "ns_per_packet");
+  print("E1", floor_only ? "empty program (floor, bpf_stats on)" : "empty program (floor)",
+        time_program(empty, allowed), "ns/packet");
   if (floor_only) return 0;
 
   for (std::size_t count : {std::size_t{10}, std::size_t{1000}, std::size_t{100000}}) {
@@ -116,14 +115,15 @@ int main(int argc, char** argv) {
       return 1;
     }
     double load_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
-    print("E3", "load and fill", count, {load_ms}, "ms");
+    auto rules = ", " + std::to_string(count) + " rules";
+    print("E3", "load and fill" + rules, {load_ms}, "ms");
     int program = (*plane)->egress_prog_fd();
     // The first run of each path writes its flow event; the repeats then take the per-packet
     // path of a flow already on record (the common case: one event per flow, never per packet).
-    print(count == 10 ? "E1" : "E3", "allow path", count, time_program(program, allowed),
-          "ns_per_packet");
-    print(count == 10 ? "E1" : "E3", "deny path", count, time_program(program, denied),
-          "ns_per_packet");
+    print(count == 10 ? "E1" : "E3", "allow path" + rules, time_program(program, allowed),
+          "ns/packet");
+    print(count == 10 ? "E1" : "E3", "deny path" + rules, time_program(program, denied),
+          "ns/packet");
   }
   return 0;
 }

@@ -10,6 +10,8 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
+#include "ca/leaf_key.h"
+
 namespace cgfw::ca {
 namespace {
 
@@ -161,7 +163,7 @@ Result<std::unique_ptr<RunCa>> RunCa::make(const CaOptions& options) {
 
   Result<EvpPkeyPtr> ca_key = generate_p256_key();
   if (!ca_key) return ca_key.error();
-  Result<EvpPkeyPtr> leaf_key = generate_p256_key();
+  Result<EvpPkeyPtr> leaf_key = generate_leaf_key();
   if (!leaf_key) return leaf_key.error();
   Result<std::string> run_id = random_hex(kCaNameRandomBytes);
   if (!run_id) return run_id.error();

@@ -485,6 +485,10 @@ int run_sandbox(const Options& options) {
   (*plane)->consume_events();
   auto counters = named_counters(**plane);
   if (exec_tracker) counters["exec_events_lost"] = exec_tracker->lost();
+  if (run_ca) {
+    counters["tls_leaves_minted"] = run_ca->mint_count();
+    counters["tls_leaf_cache_hits"] = run_ca->hit_count();
+  }
   (*plane)->detach();
   (*watchdog)->release();
   if (auto removed = (*cgroup)->remove(); !removed) warnings.push_back(removed.error().message);

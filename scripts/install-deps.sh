@@ -4,6 +4,8 @@
 #
 # --build-only: what building cgfw itself needs, nothing for the tests (the GitHub Action's
 # build-from-source on a runner).
+# --bench: also the peers and tools bench/run.sh measures against (docs/benchmarks.md). Their
+# services are not started on install (policy-rc.d): the benchmarks run their own instances.
 set -euo pipefail
 
 packages=(
@@ -24,8 +26,19 @@ test_packages=(
   nodejs
 )
 
-if [ "${1:-}" != "--build-only" ]; then
+bench_packages=(
+  # peers: nftables set allow list, DNS forwarders, TLS interceptors
+  nftables dnsmasq-base unbound dnsdist sslsplit squid-openssl
+  # load generators and plots
+  wrk dnsperf python3-matplotlib python3-pip time
+)
+
+mode=${1:-}
+if [ "$mode" != "--build-only" ]; then
   packages+=("${test_packages[@]}")
+fi
+if [ "$mode" = "--bench" ]; then
+  packages+=("${bench_packages[@]}")
 fi
 
 missing=()
@@ -35,7 +48,7 @@ for package in "${packages[@]}"; do
 done
 # Debian packages npm apart from nodejs; other node distributions (NodeSource) bundle it and
 # conflict with Debian's npm package.
-if [ "${1:-}" != "--build-only" ]; then
+if [ "$mode" != "--build-only" ]; then
   command -v npm >/dev/null 2>&1 || missing+=(npm)
 fi
 if [ "${#missing[@]}" -eq 0 ]; then
@@ -48,4 +61,12 @@ fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
+# Keep Debian from starting the daemons it installs (unbound, dnsdist, squid, nginx would take
+# ports 53/80/3128 on this machine); an existing policy-rc.d is left alone.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod 755 "$policy"
+  trap 'rm -f "$policy"' EXIT
+fi
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

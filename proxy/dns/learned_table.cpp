@@ -7,7 +7,10 @@
 namespace cgfw::dns {
 namespace {
 
-constexpr std::size_t kMaxNamesPerAddress = 256;
+// Name-to-address bindings the table keeps in all (about 100 bytes each). Bounded for the whole
+// table rather than per address: one CDN address may serve thousands of names a build asks for
+// (a bound of 256 per address refused the 257th name as domain fronting).
+constexpr std::size_t kMaxBindings = 1 << 20;
 
 void add_rule_ranges(cgfw_port_set& set, const policy::Rule& rule, bool& overflow) {
   std::vector<cgfw_port_range> ranges;
@@ -52,10 +55,11 @@ Status LearnedTable::learn(int family, const Address& address, const policy::Rul
   auto lifetime = std::max<std::chrono::seconds>(std::chrono::seconds(ttl), minimum_);
   entry.expires = std::max(entry.expires, now + lifetime);
   entry.name = name;
-  // A CDN address serves many names; past the bound the oldest are not forgotten, the newest are
-  // simply not added (a name missing here only makes the web proxy stricter, never looser).
-  if (entry.names.size() < kMaxNamesPerAddress) entry.names.insert(name);
+  // Past the bound the oldest are not forgotten, the newest are simply not added (a name missing
+  // here only makes the web proxy stricter, never looser).
+  bool bound = bindings_ < kMaxBindings && entry.names.insert(name).second;
   if (auto put = kernel_.put(family, address, entry.ports); !put) return put;
+  if (bound) ++bindings_;
   entries_[key] = entry;
   return Ok{};
 }
@@ -68,6 +72,7 @@ std::size_t LearnedTable::expire(Clock::time_point now) {
       continue;
     }
     kernel_.remove(it->first.first, it->first.second);
+    bindings_ -= it->second.names.size();
     it = entries_.erase(it);
     ++removed;
   }

@@ -61,11 +61,12 @@ class LearnedTable {
     cgfw_port_set ports{};
     Clock::time_point expires;
     std::string name;             // the latest
-    std::set<std::string> names;  // every name that resolved to it (bounded)
+    std::set<std::string> names;  // every name that resolved to it (bounded: kMaxBindings)
   };
   KernelAllowMap& kernel_;
   std::chrono::seconds minimum_;
   std::map<std::pair<int, Address>, Entry> entries_;
+  std::size_t bindings_ = 0;  // names over all entries
 };
 
 // True for addresses DNS must never open on its own: loopback, link-local, private (RFC 1918,

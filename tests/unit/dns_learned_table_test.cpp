@@ -45,6 +45,25 @@ policy::Rule rule(const char* text, std::uint32_t id = 0) {
 
 using Clock = LearnedTable::Clock;
 
+// One CDN address serves every name a build asks for; each stays bound to it (the proxy's check
+// against domain fronting depends on it). A bound of 256 per address once refused the 257th.
+TEST(LearnedTable, KeepsThousandsOfNamesOnOneAddress) {
+  FakeKernel kernel;
+  LearnedTable table(kernel, std::chrono::seconds(600));
+  auto now = Clock::now();
+  auto wildcard = rule("*.allowed.test:443");
+  for (int i = 0; i < 5000; ++i)
+    ASSERT_TRUE(table
+                    .learn(AF_INET, v4("198.51.100.20"), wildcard, 30,
+                           "n" + std::to_string(i) + ".allowed.test", now)
+                    .ok());
+  for (int i : {0, 255, 256, 257, 4999})
+    EXPECT_TRUE(table.resolved_for(AF_INET, v4("198.51.100.20"),
+                                   "n" + std::to_string(i) + ".allowed.test"))
+        << i;
+  EXPECT_FALSE(table.resolved_for(AF_INET, v4("198.51.100.20"), "n5000.allowed.test"));
+}
+
 TEST(LearnedTable, LearnsWithTheRulesPortsAndExpiresAfterTheMinimum) {
   FakeKernel kernel;
   LearnedTable table(kernel, std::chrono::seconds(600));
