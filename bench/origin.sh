@@ -79,6 +79,10 @@ make_repository() {
 origin_up() {
   origin_dir=$1/origin
   mkdir -p "$origin_dir/www/files" "$origin_dir/tmp"
+  # nginx's workers are not root: they must get through every directory above the files (mktemp
+  # makes them 0700, and an origin answering 403 would measure nothing).
+  local up=$origin_dir
+  while [ "$up" != / ]; do chmod o+x "$up"; up=$(dirname "$up"); done
   "$fixture" up "$origin_ns" >&2
   ip netns exec "$origin_ns" ip addr add "$origin_ip/32" dev lo
   ip netns exec "$origin_ns" ip addr add "$origin_dns/32" dev lo
@@ -140,7 +144,7 @@ NGINX
     --dns-forward-max=1000 </dev/null >>"$dir/dnsmasq.stderr" 2>&1 &
   for _ in $(seq 500); do
     [ -s "$dir/nginx.pid" ] && [ -s "$dir/dnsmasq.pid" ] &&
-      curl -sk --max-time 1 -o /dev/null "https://$origin_ip/small" && return 0
+      curl -sfk --max-time 1 -o /dev/null "https://$origin_ip/small" && return 0
     sleep 0.02
   done
   echo "bench: the origin did not start:" >&2

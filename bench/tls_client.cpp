@@ -139,8 +139,8 @@ int connections(const std::string& host, int port, int count, int version,
   }
   double seconds = ms_since(started) / 1000;
   // Nagle plus delayed ACK shows up as a round trip of about 40 ms.
-  auto stalls = std::count_if(first_request.begin(), first_request.end(),
-                              [](double ms) { return ms >= 40; });
+  auto stalls =
+      std::count_if(first_request.begin(), first_request.end(), [](double ms) { return ms >= 40; });
   print("T3", "conn/s, " + label, "conn/s", count / seconds);
   print("T3", "first request p50, " + label, "ms", percentile(first_request, 0.5));
   print("T3", "first request p99, " + label, "ms", percentile(first_request, 0.99));

@@ -28,7 +28,7 @@ test_packages=(
 
 bench_packages=(
   # peers: nftables set allow list, DNS forwarders, TLS interceptors
-  nftables dnsmasq-base unbound dnsdist sslsplit squid-openssl
+  nftables dnsmasq-base unbound dnsdist sslsplit
   # load generators and plots
   wrk dnsperf python3-matplotlib python3-pip time
 )

@@ -46,21 +46,23 @@ Status LearnedTable::learn(int family, const Address& address, const policy::Rul
                            std::uint32_t ttl, const std::string& name, Clock::time_point now) {
   auto key = std::make_pair(family, address);
   auto found = entries_.find(key);
-  Entry entry = found != entries_.end() ? found->second : Entry{};
+  // The entry is updated in place: copying it would copy every name bound to the address, on
+  // every answer (quadratic in the names of one CDN address).
+  cgfw_port_set ports = found != entries_.end() ? found->second.ports : cgfw_port_set{};
   bool overflow = false;
-  add_rule_ranges(entry.ports, rule, overflow);
+  add_rule_ranges(ports, rule, overflow);
   if (overflow)
     return make_error("the address of " + name + " is allowed by more than " +
                       std::to_string(CGFW_MAX_PORT_RANGES) + " port ranges");
+  if (auto put = kernel_.put(family, address, ports); !put) return put;
+  Entry& entry = found != entries_.end() ? found->second : entries_[key];
+  entry.ports = ports;
   auto lifetime = std::max<std::chrono::seconds>(std::chrono::seconds(ttl), minimum_);
   entry.expires = std::max(entry.expires, now + lifetime);
   entry.name = name;
   // Past the bound the oldest are not forgotten, the newest are simply not added (a name missing
   // here only makes the web proxy stricter, never looser).
-  bool bound = bindings_ < kMaxBindings && entry.names.insert(name).second;
-  if (auto put = kernel_.put(family, address, entry.ports); !put) return put;
-  if (bound) ++bindings_;
-  entries_[key] = entry;
+  if (bindings_ < kMaxBindings && entry.names.insert(name).second) ++bindings_;
   return Ok{};
 }
 

@@ -58,8 +58,8 @@ TEST(LearnedTable, KeepsThousandsOfNamesOnOneAddress) {
                            "n" + std::to_string(i) + ".allowed.test", now)
                     .ok());
   for (int i : {0, 255, 256, 257, 4999})
-    EXPECT_TRUE(table.resolved_for(AF_INET, v4("198.51.100.20"),
-                                   "n" + std::to_string(i) + ".allowed.test"))
+    EXPECT_TRUE(
+        table.resolved_for(AF_INET, v4("198.51.100.20"), "n" + std::to_string(i) + ".allowed.test"))
         << i;
   EXPECT_FALSE(table.resolved_for(AF_INET, v4("198.51.100.20"), "n5000.allowed.test"));
 }
