@@ -37,7 +37,6 @@ DERIVED = [
     ("D2", "added p50, dnsmasq", "us", "added", "p50, dnsmasq", "p50, direct"),
     ("T1", "cgfw MITM / direct", "x", "ratio", "req/s, cgfw MITM", "req/s, direct"),
     ("T1", "cgfw MITM / sslsplit", "x", "ratio", "req/s, cgfw MITM", "req/s, sslsplit"),
-    ("T1", "cgfw MITM / squid ssl-bump", "x", "ratio", "req/s, cgfw MITM", "req/s, squid ssl-bump"),
     ("T2", "cgfw passthrough / direct", "x", "ratio", "GB/s, cgfw passthrough", "GB/s, direct"),
     ("T3", "first request, cgfw / direct, TLS 1.3", "x", "ratio",
      "first request p50, cgfw, TLS 1.3", "first request p50, direct, TLS 1.3"),
