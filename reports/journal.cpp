@@ -1,5 +1,9 @@
 #include "reports/journal.h"
 
+#include <functional>
+#include <type_traits>
+#include <utility>
+
 namespace cgfw::reports {
 
 const char* to_string(Decision decision) {
@@ -24,7 +28,20 @@ const char* to_string(Layer layer) {
   return "packet";
 }
 
-bool Journal::record(const Event& event) {
+std::size_t Journal::KeyHash::operator()(const Key& key) const {
+  std::size_t seed = 0;
+  // boost::hash_combine's mixing: cheap, and good enough for a table whose keys the sandbox
+  // chooses only in part (a colliding flood costs time, never correctness).
+  auto mix = [&seed](std::size_t value) {
+    seed ^= value + 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2);
+  };
+  std::apply(
+      [&](const auto&... field) { (mix(std::hash<std::decay_t<decltype(field)>>{}(field)), ...); },
+      key);
+  return seed;
+}
+
+bool Journal::record(Event event) {
   Key key{static_cast<int>(event.decision),
           event.would_block,
           static_cast<int>(event.layer),
@@ -44,7 +61,7 @@ bool Journal::record(const Event& event) {
     if (event.bytes_down) known.bytes_down = known.bytes_down.value_or(0) + *event.bytes_down;
     return false;
   }
-  events_.push_back(event);
+  events_.push_back(std::move(event));
   return true;
 }
 

@@ -2,10 +2,10 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
+#include <deque>
 #include <string>
 #include <tuple>
-#include <vector>
+#include <unordered_map>
 
 #include "reports/event.h"
 
@@ -21,9 +21,10 @@ class Journal {
  public:
   // Records `event`, or adds to the count of an identical earlier one (same decision, layer,
   // protocol, destination, domain, url, path and pid). Returns true if it was new.
-  bool record(const Event& event);
+  // Taken by value: the caller moves an event it no longer needs, and a repeat costs no copy.
+  bool record(Event event);
 
-  const std::vector<Event>& events() const { return events_; }
+  const std::deque<Event>& events() const { return events_; }
   Totals totals() const;
 
  private:
@@ -31,8 +32,12 @@ class Journal {
   // what tells unix_socket and device events apart: they have no address or port.
   using Key = std::tuple<int, bool, int, std::string, std::string, int, std::string, std::string,
                          std::string, std::string, int>;
-  std::vector<Event> events_;
-  std::map<Key, std::size_t> index_;
+  struct KeyHash {
+    std::size_t operator()(const Key& key) const;
+  };
+  // A deque: a run of a million distinct names never relocates the events already recorded.
+  std::deque<Event> events_;
+  std::unordered_map<Key, std::size_t, KeyHash> index_;
 };
 
 }  // namespace cgfw::reports

@@ -1,6 +1,8 @@
 #include "runner/process_info.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -13,6 +15,17 @@ namespace {
 
 constexpr int kMaxAncestors = 16;
 constexpr std::size_t kMaxExecRecords = 16384;
+constexpr std::size_t kMaxCachedProcesses = 1024;
+
+UniqueFd open_pidfd(int pid) {
+  return UniqueFd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+}
+
+// A pidfd polls readable once its process has exited.
+bool still_running(const UniqueFd& pidfd) {
+  pollfd poll_fd{pidfd.get(), POLLIN, 0};
+  return ::poll(&poll_fd, 1, 0) == 0;
+}
 
 // Plain read(2): a /proc file of a process that exits mid-read fails with ESRCH, which
 // libstdc++'s filebuf turns into an exception even with exceptions disabled on the stream.
@@ -81,6 +94,7 @@ std::string ProcessAttributor::read_exe(int pid) const {
 }
 
 void ProcessAttributor::on_exec(const ExecRecord& record) {
+  cache_.erase(record.tgid);
   if (execs_.insert_or_assign(record.tgid, record).second) exec_order_.push_back(record.tgid);
   while (exec_order_.size() > kMaxExecRecords) {
     execs_.erase(exec_order_.front());
@@ -107,14 +121,16 @@ reports::ProcessRecord ProcessAttributor::describe(int tgid, const std::string& 
     if (record.comm.empty()) record.comm = exec->second.comm;
     return record;
   };
+  if (const auto* hit = cached(tgid, comm)) {
+    reports::ProcessRecord copy = *hit;
+    if (!comm.empty()) copy.comm = comm;
+    return copy;
+  }
+  // Opened before the reads: if it still runs after them, they were of this very process.
+  // Without a pidfd (a test's fake /proc, an old kernel) the reads stand but are not cached.
+  UniqueFd pidfd = proc_root_ == "/proc" ? open_pidfd(tgid) : UniqueFd();
   Stat stat;
   if (!read_stat(tgid, stat)) return from_exec();
-  auto cached = cache_.find(tgid);
-  if (cached != cache_.end() && cached->second.first == stat.start_time) {
-    reports::ProcessRecord hit = cached->second.second;
-    if (!comm.empty()) hit.comm = comm;
-    return hit;
-  }
 
   record.ppid = stat.ppid;
   record.sandbox_pid = read_sandbox_pid(tgid);
@@ -131,8 +147,32 @@ reports::ProcessRecord ProcessAttributor::describe(int tgid, const std::string& 
     record.ancestors.push_back({parent, read_exe(parent)});
     parent = parent_stat.ppid;
   }
-  if (!record.gone) cache_[tgid] = {stat.start_time, record};
+  if (pidfd.valid() && still_running(pidfd)) remember(tgid, std::move(pidfd), stat.comm, record);
   return record;
+}
+
+const reports::ProcessRecord* ProcessAttributor::cached(int tgid, const std::string& comm) {
+  auto entry = cache_.find(tgid);
+  if (entry == cache_.end()) return nullptr;
+  // Exited (the pid may be anyone's next), or renamed by an exec not yet reported: read afresh.
+  if (!still_running(entry->second.pidfd) ||
+      (!comm.empty() && comm != entry->second.comm_at_read)) {
+    cache_.erase(entry);
+    return nullptr;
+  }
+  return &entry->second.record;
+}
+
+void ProcessAttributor::remember(int tgid, UniqueFd pidfd, const std::string& comm,
+                                 const reports::ProcessRecord& record) {
+  auto [entry, inserted] = cache_.insert_or_assign(tgid, Cached{std::move(pidfd), comm, record});
+  (void)entry;
+  if (inserted) cache_order_.push_back(tgid);
+  // The order may name pids erased since (exec, exit): skipping them keeps both bounded.
+  while (cache_.size() > kMaxCachedProcesses || cache_order_.size() > 2 * kMaxCachedProcesses) {
+    cache_.erase(cache_order_.front());
+    cache_order_.pop_front();
+  }
 }
 
 }  // namespace cgfw::runner

@@ -5,11 +5,13 @@
 #include <deque>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "reports/event.h"
 #include "runner/exec_tracker.h"
+#include "runner/unique_fd.h"
 
 namespace cgfw::runner {
 
@@ -27,7 +29,8 @@ class ProcessAttributor {
   // no longer has the process.
   reports::ProcessRecord describe(int tgid, const std::string& comm);
 
-  // What the kernel recorded at exec: used when the process is gone before /proc is read.
+  // What the kernel recorded at exec: used when the process is gone before /proc is read. Also
+  // forgets what was read of that pid before: its exe and command line have changed.
   void on_exec(const ExecRecord& record);
 
  private:
@@ -40,10 +43,24 @@ class ProcessAttributor {
   std::string read_exe(int pid) const;
   int read_sandbox_pid(int pid) const;
 
+  // What was read of a live process, held with a pidfd to that very process: while the pidfd
+  // says it runs, the pid cannot have been reused, so one poll(2) replaces parsing /proc (the
+  // DNS proxy describes the asker of every query). The kernel's comm at read time catches an
+  // exec whose event has not arrived yet.
+  struct Cached {
+    UniqueFd pidfd;
+    std::string comm_at_read;
+    reports::ProcessRecord record;
+  };
+  const reports::ProcessRecord* cached(int tgid, const std::string& comm);
+  void remember(int tgid, UniqueFd pidfd, const std::string& comm,
+                const reports::ProcessRecord& record);
+
   int stop_at_;
   std::string proc_root_;
-  // tgid -> (start time, record): a reused pid has another start time and is read afresh.
-  std::map<int, std::pair<unsigned long long, reports::ProcessRecord>> cache_;
+  // Bounded (each entry holds a descriptor); the oldest entry is forgotten first.
+  std::unordered_map<int, Cached> cache_;
+  std::deque<int> cache_order_;
   // tgid -> its latest exec; bounded, oldest forgotten first.
   std::map<int, ExecRecord> execs_;
   std::deque<int> exec_order_;

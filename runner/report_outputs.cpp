@@ -29,7 +29,16 @@ bool write_json(const std::string& path, const nlohmann::json& document) {
   return written.ok();
 }
 
+const char* step_summary_path() {
+  const char* path = std::getenv("GITHUB_STEP_SUMMARY");
+  return path && *path ? path : nullptr;
+}
+
 }  // namespace
+
+bool any_report_requested(const Options& options) {
+  return options.report_json || options.report_sarif || options.report_md || step_summary_path();
+}
 
 bool write_reports(const Options& options, const nlohmann::json& report) {
   bool ok = true;
@@ -37,8 +46,8 @@ bool write_reports(const Options& options, const nlohmann::json& report) {
   if (options.report_sarif)
     ok &= write_json(*options.report_sarif,
                      reports::make_sarif(report, reports::sarif_context_from_environment()));
-  const char* step_summary = std::getenv("GITHUB_STEP_SUMMARY");
-  bool to_step_summary = step_summary && *step_summary;
+  const char* step_summary = step_summary_path();
+  bool to_step_summary = step_summary != nullptr;
   if (options.report_md || to_step_summary) {
     std::string markdown = reports::make_markdown(report);
     if (options.report_md) ok &= write_text(*options.report_md, markdown, false);

@@ -8,6 +8,10 @@
 
 namespace cgfw::runner {
 
+// Whether any report is wanted: building the document costs time per distinct event, so a run
+// that asked for none (and has no step summary) skips it.
+bool any_report_requested(const Options& options);
+
 // Writes every report asked for; false (after saying why on stderr) if one could not be written.
 bool write_reports(const Options& options, const nlohmann::json& report);
 

@@ -145,9 +145,9 @@ int run_sandbox(const Options& options) {
   reports::Journal journal;
   ProcessAttributor processes(::getpid());
   Announcer announcer(options.verbosity == Verbosity::quiet);
-  auto record = [&](const reports::Event& event) {
-    journal.record(event);
+  auto record = [&](reports::Event event) {
     announcer.on_event(event);
+    journal.record(std::move(event));
   };
 
   // A sandboxed socket that reached a proxy's port itself, not through a redirect: the proxy has
@@ -516,8 +516,8 @@ int run_sandbox(const Options& options) {
   run.kernel_counters = counters;
   run.warnings = warnings;
   // The JSON report is the source of the other two: one model, three views.
-  nlohmann::json report = reports::make_report(run, journal);
-  if (!write_reports(options, report)) exit_status = kExitCgfwFailed;
+  if (any_report_requested(options) && !write_reports(options, reports::make_report(run, journal)))
+    exit_status = kExitCgfwFailed;
 
   // One count per distinct thing the user would add a rule for: a name, or an address and port;
   // unix sockets and devices only when there were any.

@@ -44,7 +44,8 @@ Result<std::unique_ptr<Upstream>> Upstream::make(asio::io_context& io,
   options.timeout = config.timeout_ms;
   options.tries = config.tries;
   // Names are forwarded exactly as asked: no search domains, no hosts file, no rotation games.
-  options.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES | (config.use_tcp ? ARES_FLAG_USEVC : 0);
+  options.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES | ARES_FLAG_STAYOPEN |
+                  (config.use_tcp ? ARES_FLAG_USEVC : 0);
   int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_FLAGS;
   ares_channel channel = nullptr;
   int status = ares_init_options(&channel, &options, mask);

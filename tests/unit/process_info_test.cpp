@@ -1,11 +1,14 @@
 #include "runner/process_info.h"
 
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
+#include <string>
 
 #include "tests/support/sandbox_process.h"
 
@@ -55,6 +58,50 @@ TEST(ProcessAttributor, GoneProcessFallsBackToItsExecRecord) {
   EXPECT_EQ(record.cmdline, (std::vector<std::string>{"curl", "http://198.51.100.11/"}));
   EXPECT_EQ(record.ppid, 4000);
   EXPECT_EQ(processes.describe(4243, "x").exe, "") << "another pid has no record";
+}
+
+std::string comm_of(pid_t pid) {
+  std::ifstream file("/proc/" + std::to_string(pid) + "/comm");
+  std::string comm;
+  std::getline(file, comm);
+  return comm;
+}
+
+// What is remembered of a pid is never served for another program: not after an exec (whose
+// event may come later than the connection's), not after the process has gone.
+TEST(ProcessAttributor, ForgetsAProcessThatExecsOrExits) {
+  int gate[2];
+  ASSERT_EQ(::pipe(gate), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::dup2(gate[0], STDIN_FILENO);
+    ::close(gate[1]);
+    ::execl("/bin/sh", "sh", "-c", "read line; exec sleep 30", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(gate[0]);
+  ASSERT_TRUE(
+      testing::eventually([&] { return comm_of(child) == "sh"; }, std::chrono::seconds(10)));
+  ProcessAttributor processes(/*stop_at=*/1);
+  auto before = processes.describe(child, "sh");
+  ASSERT_FALSE(before.cmdline.empty());
+  EXPECT_EQ(before.cmdline[0], "sh");
+  EXPECT_EQ(processes.describe(child, "sh").cmdline, before.cmdline) << "a repeat is the same";
+
+  ASSERT_EQ(::write(gate[1], "go\n", 3), 3);
+  ASSERT_TRUE(
+      testing::eventually([&] { return comm_of(child) == "sleep"; }, std::chrono::seconds(10)));
+  auto after = processes.describe(child, "sleep");
+  EXPECT_EQ(after.cmdline, (std::vector<std::string>{"sleep", "30"}));
+  EXPECT_FALSE(after.gone);
+
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  ::close(gate[1]);
+  auto gone = processes.describe(child, "sleep");
+  EXPECT_TRUE(gone.gone);
+  EXPECT_TRUE(gone.cmdline.empty()) << "no exec record: nothing may be guessed";
 }
 
 TEST(ProcessAttributor, ReadsAFakeProcEntry) {
