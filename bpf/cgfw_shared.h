@@ -58,8 +58,11 @@ struct cgfw_sock_owner {
 	char comm[CGFW_COMM_LEN];
 	__u8 allowed_daddr[16];
 	__u16 allowed_dport;
-	__u8 allowed; /* 1: allowed_daddr/dport were allowed at connect() */
-	__u8 pad[5];
+	/* 1: allowed_daddr/dport were allowed: at connect() for TCP (for the connection's life),
+	 * at the last datagram for UDP (while the control map's generation is unchanged). */
+	__u8 allowed;
+	__u8 allowed_protocol;
+	__u32 allowed_generation;
 };
 
 enum cgfw_verdict {
@@ -160,6 +163,15 @@ struct cgfw_exec_event {
 enum cgfw_port_kind {
 	CGFW_PORT_HTTP = 1,
 	CGFW_PORT_TLS = 2,
+};
+
+/* Keys of the control map. */
+enum cgfw_control_key {
+	CGFW_CONTROL_KEY_FLAGS = 0,
+	/* Bumped by the runner whenever something allowed may stop being allowed (a learned address
+	 * expires): a UDP socket's remembered verdict from an older generation is judged again. */
+	CGFW_CONTROL_KEY_GENERATION = 1,
+	CGFW_CONTROL_KEYS,
 };
 
 /* Flags of the control map. */

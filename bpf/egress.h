@@ -257,17 +257,45 @@ static __always_inline int to_proxy(const struct cgfw_packet *pkt,
 	return 1;
 }
 
+static __always_inline __u32 verdict_generation(void)
+{
+	__u32 key = CGFW_CONTROL_KEY_GENERATION;
+	__u32 *generation = bpf_map_lookup_elem(&control, &key);
+
+	return generation ? *generation : 0;
+}
+
+/* The socket's remembered verdict covers this packet: a TCP connection allowed at connect()
+ * stays allowed for its life; a UDP socket's last allowed destination stays allowed until
+ * something allowed may have been withdrawn (a new generation). */
 static __always_inline int sticky_allowed(const struct cgfw_sock_owner *owner,
 					  const struct cgfw_packet *pkt)
 {
-	if (!owner || !owner->allowed || pkt->protocol != IPPROTO_TCP)
+	if (!owner || !owner->allowed || owner->allowed_dport != pkt->dport)
 		return 0;
-	if (owner->allowed_dport != pkt->dport)
+	if (pkt->protocol == IPPROTO_UDP) {
+		if (owner->allowed_protocol != IPPROTO_UDP ||
+		    owner->allowed_generation != verdict_generation())
+			return 0;
+	} else if (pkt->protocol != IPPROTO_TCP) {
 		return 0;
+	}
 	for (int i = 0; i < 16; i++)
 		if (owner->allowed_daddr[i] != pkt->daddr[i])
 			return 0;
 	return 1;
+}
+
+/* A UDP datagram the rules allowed (and that is on record): the next one to the same place skips
+ * the rule lookups and the flow check. */
+static __always_inline void remember_udp_verdict(struct cgfw_sock_owner *owner,
+						 const struct cgfw_packet *pkt)
+{
+	owner->allowed = 1;
+	owner->allowed_protocol = IPPROTO_UDP;
+	owner->allowed_dport = pkt->dport;
+	owner->allowed_generation = verdict_generation();
+	__builtin_memcpy(owner->allowed_daddr, pkt->daddr, 16);
 }
 
 /* Returns 1 to pass the packet, 0 to drop it. */
@@ -275,7 +303,7 @@ static __always_inline int sticky_allowed(const struct cgfw_sock_owner *owner,
  * more; everything but (unpoliced) loopback is dropped until the cgroup is empty. */
 static __always_inline int locked_down(void)
 {
-	__u32 key = 0;
+	__u32 key = CGFW_CONTROL_KEY_FLAGS;
 	__u32 *flags = bpf_map_lookup_elem(&control, &key);
 
 	return flags && (*flags & CGFW_CONTROL_LOCKDOWN);
@@ -297,12 +325,15 @@ static __always_inline int handle_egress(struct __sk_buff *skb)
 	owner = origin_of_packet(skb, &origin);
 	if (!parse_error && is_proxy(&pkt))
 		return to_proxy(&pkt, &origin);
-	/* A TCP connection allowed at connect() stays allowed for its life. */
 	if (!parse_error && sticky_allowed(owner, &pkt)) {
 		count(CGFW_COUNTER_PACKETS_ALLOWED);
 		return 1;
 	}
 	struct cgfw_decision d;
+	int pass = enforce(&origin, &pkt, parse_error, &d);
 
-	return enforce(&origin, &pkt, parse_error, &d);
+	if (pass && owner && !parse_error && pkt.protocol == IPPROTO_UDP &&
+	    d.verdict == CGFW_VERDICT_ALLOW)
+		remember_udp_verdict(owner, &pkt);
+	return pass;
 }

@@ -111,11 +111,12 @@ struct {
 	__type(value, struct cgfw_original_dest);
 } original_dests SEC(".maps");
 
-/* key 0 -> enum cgfw_control flags. Writer: the watchdog, when the runner is gone (lockdown).
+/* CGFW_CONTROL_KEY_FLAGS -> enum cgfw_control flags. Writer: the watchdog, when the runner is
+ * gone (lockdown). CGFW_CONTROL_KEY_GENERATION -> the verdict generation. Writer: the runner.
  * Reader: egress. A map, not rodata: it changes while the programs run. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, CGFW_CONTROL_KEYS);
 	__type(key, __u32);
 	__type(value, __u32);
 } control SEC(".maps");

@@ -198,6 +198,7 @@ static __always_inline int handle_sock_addr(struct bpf_sock_addr *ctx, int famil
 	if (owner && call == CGFW_CALL_CONNECT) {
 		owner->allowed = pass && d.verdict == CGFW_VERDICT_ALLOW;
 		owner->allowed_dport = dest.port;
+		owner->allowed_protocol = IPPROTO_TCP;
 		__builtin_memcpy(owner->allowed_daddr, dest.addr, 16);
 	}
 	return pass;

@@ -192,6 +192,11 @@ void DataPlane::remove(int family, const dns::Address& address) {
     std::memcpy(key.addr, address.data(), 16);
     bpf_map__delete_elem(skel_->maps.learned_v6, &key, sizeof(key), 0);
   }
+  // UDP sockets remember their last allowed destination: a new generation makes them ask again.
+  __u32 key = CGFW_CONTROL_KEY_GENERATION;
+  __u32 generation = ++verdict_generation_;
+  bpf_map__update_elem(skel_->maps.control, &key, sizeof(key), &generation, sizeof(generation),
+                       BPF_ANY);
 }
 
 std::optional<cgfw_proxy_client> DataPlane::proxy_client(int family, const dns::Address& address,
@@ -212,7 +217,7 @@ int DataPlane::egress_prog_fd() const { return bpf_program__fd(skel_->progs.cgfw
 int DataPlane::control_map_fd() const { return bpf_map__fd(skel_->maps.control); }
 
 void lock_down_egress(int control_map_fd) {
-  __u32 key = 0;
+  __u32 key = CGFW_CONTROL_KEY_FLAGS;
   __u32 flags = CGFW_CONTROL_LOCKDOWN;
   bpf_map_update_elem(control_map_fd, &key, &flags, BPF_ANY);
 }

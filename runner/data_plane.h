@@ -93,6 +93,7 @@ class DataPlane : public dns::KernelAllowMap {
   ring_buffer* ring_ = nullptr;
   FlowEventHandler handler_;
   std::uint32_t learned_entries_ = 0;
+  std::uint32_t verdict_generation_ = 0;  // CGFW_CONTROL_KEY_GENERATION, as last written
 };
 
 }  // namespace cgfw::runner

@@ -66,7 +66,8 @@ asio::awaitable<void> http_session(ByteStream& client, const SessionContext& con
                                    ConnectUpstream connect_upstream) {
   http::RequestStream requests;
   Upstream upstream;
-  std::vector<std::uint8_t> buffer(64 * 1024);
+  // One TLS record's worth: a read of an intercepted stream never returns more.
+  std::vector<std::uint8_t> buffer(16 * 1024);
   std::vector<http::StreamEvent> events;
   WebObservation current;
   bool chunked = false;
@@ -176,7 +177,7 @@ asio::awaitable<void> http_session(ByteStream& client, const SessionContext& con
           http::ResponseStream responses;
           responses.expect_response(current.method);
           std::vector<http::ResponseEvent> response_events;
-          std::vector<std::uint8_t> down(64 * 1024);
+          std::vector<std::uint8_t> down(16 * 1024);
           bool done = false;
           bool keep_alive = true;
           while (!done) {

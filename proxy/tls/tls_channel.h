@@ -54,6 +54,8 @@ class TlsChannel {
   TlsChannel(asio::ip::tcp::socket& socket, ca::SslPtr ssl);
   asio::awaitable<bool> flush();
   asio::awaitable<bool> fill();
+  // Moves what the socket holds into network_in_: >0 bytes moved, 0 closed, -1 nothing yet.
+  int read_into_bio();
 
   asio::ip::tcp::socket& socket_;
   ca::SslPtr ssl_;

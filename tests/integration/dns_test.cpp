@@ -418,6 +418,28 @@ TEST_F(Dns, OpenConnectionsOutliveTheirAddresssExpiry) {
   EXPECT_EQ(result.out, "before\nafter\nnew connection refused\n") << result.err;
 }
 
+// A UDP socket remembers the last destination it was allowed to send to (so that a stream of
+// datagrams skips the rule lookups), but not past the expiry of the address that allowed it:
+// unlike a TCP connection, a datagram after the expiry is judged again and refused.
+TEST_F(Dns, UdpToAnExpiredAddressIsRefusedEvenOnTheSameSocket) {
+  const std::string code =
+      "import socket, time\n"
+      "address = socket.getaddrinfo('short.allowed.test', 9999, socket.AF_INET)[0][4]\n"
+      "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)\n"
+      "s.connect(address)\n"
+      "for word in ('one', 'two'):\n"
+      "  s.send(word.encode()); print(s.recv(100).decode())\n"
+      "time.sleep(3)\n"
+      "try:\n"
+      "  s.send(b'after'); print(s.recv(100).decode())\n"
+      "except PermissionError:\n"
+      "  print('after expiry refused')\n";
+  auto result = run_sandbox(args({"--dns-min-ttl", "1", "*.allowed.test:9999/udp"}), python(code));
+  EXPECT_EQ(result.out, "one\ntwo\nafter expiry refused\n") << result.err;
+  EXPECT_FALSE(net_->wait_for_hits("198.51.100.12", 9999, 3, 2s))
+      << "the datagram after the expiry reached the server";
+}
+
 // Two processes ask at the same moment with the same query id: each gets its own answer and
 // the report names the right one (attribution keys on the client endpoint, not the 16-bit id).
 TEST_F(Dns, SameQueryIdFromTwoProcessesIsAttributedRight) {
