@@ -98,6 +98,22 @@ std::variant<Options, int> parse_options(int argc, const char* const* argv) {
                  "with --attach-pid: once PID is policed, write this JSON file: cgfw's pid, the "
                  "cgroup, and the environment later processes should get (the run CA's bundle)")
       ->type_name("FILE");
+  app.add_option("--attach-cgroup", options.attach_cgroup,
+                 "instead of starting a command, police the cgroup PATH as it is (absolute, or "
+                 "relative to the cgroup2 mount) until SIGTERM/SIGINT; its processes are left "
+                 "running and in place at the end (cgfw attach --cgroup)")
+      ->type_name("PATH");
+  app.add_option("--attach-unit", options.attach_unit,
+                 "police the cgroup of the systemd unit NAME (cgfw attach --unit)")
+      ->type_name("NAME");
+  app.add_option("--attach-cgroup-of", options.attach_cgroup_of,
+                 "police the cgroup that process PID is in (cgfw attach --pid)")
+      ->type_name("PID")
+      ->check(CLI::Range(1, 1 << 30));
+  app.add_flag("--fail-open", options.fail_open,
+               "with --attach-cgroup/--attach-unit/--attach-cgroup-of: should cgfw die, detach "
+               "its programs (egress opens) instead of locking the cgroup's egress down; for a "
+               "first, cautious rollout on a production host (loudly reported)");
   app.add_flag("-v,--verbose", verbose, "say more (libbpf and verifier detail)");
   app.add_flag("-q,--quiet", quiet, "announce nothing on stderr; the reports keep everything");
   app.footer(
@@ -134,7 +150,25 @@ std::variant<Options, int> parse_options(int argc, const char* const* argv) {
   } else {
     options.command = app.remaining();
   }
-  if (options.attach_pid) {
+  int attach_modes = (options.attach_pid ? 1 : 0) + (options.attach_cgroup ? 1 : 0) +
+                     (options.attach_unit ? 1 : 0) + (options.attach_cgroup_of ? 1 : 0);
+  const char* attach_flag = options.attach_pid      ? "--attach-pid"
+                            : options.attach_cgroup ? "--attach-cgroup"
+                            : options.attach_unit   ? "--attach-unit"
+                                                    : "--attach-cgroup-of";
+  if (attach_modes > 1) {
+    std::fprintf(stderr,
+                 "cgfw-sandbox: give one of --attach-pid, --attach-cgroup, --attach-unit and "
+                 "--attach-cgroup-of\n");
+    return kExitCgfwFailed;
+  }
+  if (options.fail_open && !options.attaches_to_existing_cgroup()) {
+    std::fprintf(stderr,
+                 "cgfw-sandbox: --fail-open applies to an attached cgroup (--attach-cgroup, "
+                 "--attach-unit, --attach-cgroup-of); a command cgfw starts always fails closed\n");
+    return kExitCgfwFailed;
+  }
+  if (attach_modes == 1) {
     const char* conflict = !options.command.empty()      ? "a command"
                            : !options.allow_unix.empty() ? "--allow-unix"
                            : options.user                ? "--user"
@@ -142,16 +176,16 @@ std::variant<Options, int> parse_options(int argc, const char* const* argv) {
                                                          : nullptr;
     if (conflict) {
       std::fprintf(stderr,
-                   "cgfw-sandbox: --attach-pid polices a process that is already running; %s "
+                   "cgfw-sandbox: %s polices processes that are already running; %s "
                    "applies only to a command cgfw starts\nTry 'cgfw-sandbox --help'.\n",
-                   conflict);
+                   attach_flag, conflict);
       return kExitCgfwFailed;
     }
   } else if (options.ready_file) {
-    std::fprintf(stderr, "cgfw-sandbox: --ready-file needs --attach-pid\n");
+    std::fprintf(stderr, "cgfw-sandbox: --ready-file needs an attach mode (--attach-pid, ...)\n");
     return kExitCgfwFailed;
   }
-  if (options.command.empty() && !options.attach_pid) {
+  if (options.command.empty() && attach_modes == 0) {
     std::fprintf(stderr,
                  "cgfw-sandbox: no command given: put the command after '--', e.g. "
                  "cgfw-sandbox -a example.com -- make\nTry 'cgfw-sandbox --help'.\n");

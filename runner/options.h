@@ -44,6 +44,18 @@ struct Options {
   // instead of starting a command; runs until SIGTERM/SIGINT or until that process exits.
   std::optional<int> attach_pid;
   std::optional<std::string> ready_file;  // --ready-file: written once the process is policed
+  // `cgfw attach`: police a cgroup that exists already (given by path, by systemd unit, or by a
+  // process in it) until SIGTERM/SIGINT; nothing is moved, killed or removed at the end.
+  std::optional<std::string> attach_cgroup;
+  std::optional<std::string> attach_unit;
+  std::optional<int> attach_cgroup_of;
+  // --fail-open: if cgfw dies, its programs are detached (egress opens) instead of locked down.
+  bool fail_open = false;
+
+  bool attaches_to_existing_cgroup() const {
+    return attach_cgroup || attach_unit || attach_cgroup_of;
+  }
+  bool attaches() const { return attach_pid || attaches_to_existing_cgroup(); }
 };
 
 // Parses argv. Returns Options, or the exit status to leave with (0 after --help/--version,

@@ -26,8 +26,8 @@ class RunLoop {
   enum class Signals { kForward, kStop };
 
   // `child_pidfd` belongs to the command cgfw started, or (attach mode, kStop) to the attached
-  // process, which is not cgfw's child: it ends the loop without a status. `watchdog_pidfd` -1:
-  // no watchdog to watch.
+  // process, which is not cgfw's child: it ends the loop without a status; -1 (an attached
+  // cgroup): only a signal ends it. `watchdog_pidfd` -1: no watchdog to watch.
   RunLoop(asio::io_context& io, DataPlane& plane, ExecTracker* execs, pid_t child, int child_pidfd,
           int watchdog_pidfd, int signal_fd, Signals signals = Signals::kForward)
       : io_(io),
@@ -37,9 +37,10 @@ class RunLoop {
         signal_mode_(signals),
         events_(io_, ::dup(plane.events_epoll_fd())),
         exec_events_(io_, ::dup(execs ? execs->epoll_fd() : plane.events_epoll_fd())),
-        child_exit_(io_, ::dup(child_pidfd)),
+        child_exit_(io_),
         watchdog_exit_(io_),
         signals_(io_, ::dup(signal_fd)) {
+    if (child_pidfd >= 0) child_exit_.assign(::dup(child_pidfd));
     if (watchdog_pidfd >= 0) watchdog_exit_.assign(::dup(watchdog_pidfd));
   }
 
@@ -50,15 +51,17 @@ class RunLoop {
     wait_signals();
     // Every handler checks for cancellation before touching `this`: cancelled waits complete
     // after the loop object is gone (the teardown still polls the io_context).
-    child_exit_.async_wait(asio::posix::descriptor_base::wait_read, [this](std::error_code error) {
-      if (error) return;
-      siginfo_t info{};
-      if (signal_mode_ == Signals::kForward &&
-          ::waitid(P_PID, static_cast<id_t>(child_), &info, WEXITED) == 0)
-        status_ = info;
-      child_exited_ = true;
-      io_.stop();
-    });
+    if (child_exit_.is_open())
+      child_exit_.async_wait(asio::posix::descriptor_base::wait_read,
+                             [this](std::error_code error) {
+                               if (error) return;
+                               siginfo_t info{};
+                               if (signal_mode_ == Signals::kForward &&
+                                   ::waitid(P_PID, static_cast<id_t>(child_), &info, WEXITED) == 0)
+                                 status_ = info;
+                               child_exited_ = true;
+                               io_.stop();
+                             });
     if (watchdog_exit_.is_open())
       watchdog_exit_.async_wait(asio::posix::descriptor_base::wait_read,
                                 [this](std::error_code error) {

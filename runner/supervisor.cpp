@@ -35,6 +35,7 @@
 #include "runner/report_outputs.h"
 #include "runner/run_directory.h"
 #include "runner/run_loop.h"
+#include "runner/target_cgroup.h"
 #include "runner/unix_trap.h"
 #include "runner/watchdog.h"
 
@@ -138,6 +139,25 @@ int run_sandbox(const Options& options) {
   if (!mount) return fail(mount.error().message);
   sweep_stale_cgroups(*mount);
   RunDirectory::sweep_stale();
+
+  // `cgfw attach`: the cgroup to police exists already. cgfw leaves it first if it was started
+  // inside it (a unit's ExecStartPre=): it must never police itself.
+  std::optional<TargetCgroup> target;
+  if (options.attaches_to_existing_cgroup()) {
+    Result<std::string> path = options.attach_cgroup ? Result<std::string>(*options.attach_cgroup)
+                               : options.attach_unit
+                                   ? find_unit_cgroup(*mount, *options.attach_unit)
+                                   : cgroup_of_process(*options.attach_cgroup_of, *mount);
+    if (!path) return fail(path.error().message);
+    auto opened = open_target_cgroup(*mount, *path);
+    if (!opened) return fail(opened.error().message);
+    target = std::move(*opened);
+    auto left = leave_target_cgroup(*mount, target->path);
+    if (!left) return fail(left.error().message);
+    if (*left)
+      spdlog::info("cgfw was started inside {}, which it polices: it moved itself to {}",
+                   target->path, *mount);
+  }
 
   // One loop for everything: the DNS proxy's sockets, c-ares, flow events, signals, the child.
   // Created before any fork; the children close its fds (close_range) and never use it.
@@ -315,14 +335,21 @@ int run_sandbox(const Options& options) {
       (*plane)->open_events([&](const cgfw_flow_event& raw) { record(translator.translate(raw)); });
   if (!opened) return fail(opened.error().message);
 
-  auto cgroup = TransientCgroup::make(*mount);
-  if (!cgroup) return fail(cgroup.error().message);
-  if (auto attached = (*plane)->attach((*cgroup)->fd()); !attached)
-    return fail(attached.error().message);
-  spdlog::debug("cgroup {} (id {}) created, programs attached", (*cgroup)->path(), (*cgroup)->id());
+  // The cgroup the programs go on: the run's own (created here, emptied and removed at the end),
+  // or the attach target (left as it was found).
+  std::unique_ptr<TransientCgroup> transient;
+  if (!target) {
+    auto made = TransientCgroup::make(*mount);
+    if (!made) return fail(made.error().message);
+    transient = std::move(*made);
+  }
+  const int cgroup_fd = target ? target->fd.get() : transient->fd();
+  const std::string cgroup_path = target ? target->path : transient->path();
+  if (auto attached = (*plane)->attach(cgroup_fd); !attached) return fail(attached.error().message);
+  spdlog::debug("programs attached to {}", cgroup_path);
 
-  auto execs = ExecTracker::make((*cgroup)->fd(),
-                                 [&](const ExecRecord& record) { processes.on_exec(record); });
+  auto execs =
+      ExecTracker::make(cgroup_fd, [&](const ExecRecord& record) { processes.on_exec(record); });
   if (!execs) {
     std::string warning = execs.error().message +
                           "; processes are attributed from /proc only, so one that exits at once "
@@ -332,10 +359,20 @@ int run_sandbox(const Options& options) {
   }
   ExecTracker* exec_tracker = execs ? execs->get() : nullptr;
 
-  auto watchdog = Watchdog::start(
-      (*cgroup)->fd(), (*cgroup)->path(), (*plane)->link_fds(), (*plane)->control_map_fd(),
-      options.attach_pid ? Watchdog::OnRunnerDeath::hold : Watchdog::OnRunnerDeath::kill_job);
+  auto on_runner_death = options.fail_open    ? Watchdog::OnRunnerDeath::release
+                         : options.attaches() ? Watchdog::OnRunnerDeath::hold
+                                              : Watchdog::OnRunnerDeath::kill_job;
+  // A cgroup cgfw did not create is never removed, not even by the watchdog.
+  auto watchdog =
+      Watchdog::start(cgroup_fd, target ? std::string() : cgroup_path, (*plane)->link_fds(),
+                      (*plane)->control_map_fd(), on_runner_death);
   if (!watchdog) return fail(watchdog.error().message);
+  if (options.fail_open) {
+    std::string warning = "--fail-open: should cgfw die, " + cgroup_path +
+                          " gets open egress (its programs are detached) instead of losing it";
+    spdlog::warn("{}", warning);
+    warnings.push_back(warning);
+  }
 
   // Signals go through a signalfd from here on; the child unblocks them before exec.
   sigset_t forwarded;
@@ -362,30 +399,48 @@ int run_sandbox(const Options& options) {
   std::optional<int> command_signal;
   bool cgfw_failed = false;
   std::vector<std::string> command = options.command;
-  if (options.attach_pid) {
-    // Attach mode: police a running process from now on; stop on a signal or when it exits.
-    auto attached = attach_process(*options.attach_pid, **cgroup, *mount);
-    if (!attached) return fail(attached.error().message);
-    command = attached->command;
-    std::string warning =
-        "attach mode: process " + std::to_string(attached->pid) +
-        " and what it starts are policed, but cgfw did not start them: they keep their "
-        "capabilities and namespaces (root among them can undo the sandbox), and sockets they "
-        "opened before the attach are not policed";
+  if (options.attaches()) {
+    // Attach modes: police running processes from now on; stop on a signal (or, --attach-pid,
+    // when that process exits).
+    pid_t attached_pid = -1;
+    int attached_pidfd = -1;
+    std::optional<AttachedProcess> attached;
+    std::string warning;
+    if (options.attach_pid) {
+      auto moved = attach_process(*options.attach_pid, *transient, *mount);
+      if (!moved) return fail(moved.error().message);
+      attached = std::move(*moved);
+      attached_pid = attached->pid;
+      attached_pidfd = attached->pidfd.get();
+      command = attached->command;
+      warning = "attach mode: process " + std::to_string(attached->pid) +
+                " and what it starts are policed, but cgfw did not start them: they keep their "
+                "capabilities and namespaces (root among them can undo the sandbox), and sockets "
+                "they opened before the attach are not policed";
+    } else {
+      command = {"cgfw attach", cgroup_path};
+      // Their sockets are in the cgroup: the egress program sees them, but their connect() is
+      // over, so nothing was redirected to the proxies or remembered as allowed.
+      warning = "attach mode: the processes of " + cgroup_path +
+                " are policed from now on, but cgfw did not start them: they keep their "
+                "capabilities and namespaces (root among them can undo the sandbox), and "
+                "connections opened before the attach are judged packet by packet by address "
+                "(one to an allowed name may be cut until the name is looked up again)";
+    }
     spdlog::warn("{}", warning);
     warnings.push_back(warning);
     (*dns_proxy)->start();
     (*web_proxy)->start();
     if (options.ready_file) {
-      if (auto ready = write_ready_file(*options.ready_file, (*cgroup)->path(), job_env); !ready) {
+      if (auto ready = write_ready_file(*options.ready_file, cgroup_path, job_env); !ready) {
         spdlog::error("{}", ready.error().message);
         cgfw_failed = true;
       }
     }
-    spdlog::debug("policing process {} in {}", attached->pid, (*cgroup)->path());
+    spdlog::debug("policing {}", cgroup_path);
     int watchdog_pidfd = (*watchdog)->pidfd();
     while (!cgfw_failed) {
-      RunLoop loop(io, **plane, exec_tracker, attached->pid, attached->pidfd.get(), watchdog_pidfd,
+      RunLoop loop(io, **plane, exec_tracker, attached_pid, attached_pidfd, watchdog_pidfd,
                    signal_fd.get(), RunLoop::Signals::kStop);
       loop.run();
       if (!loop.watchdog_died()) break;
@@ -424,7 +479,7 @@ int run_sandbox(const Options& options) {
         plan->masked_sockets[i].cover = unix_traps->trap_path(i);
       spawn.isolation = std::move(*plan);
     }
-    auto child = spawn_in_cgroup(options.command, (*cgroup)->fd(), *credentials, spawn);
+    auto child = spawn_in_cgroup(options.command, transient->fd(), *credentials, spawn);
     if (!child) return fail(child.error().message);
 
     if (child->exec_errno) {
@@ -468,11 +523,13 @@ int run_sandbox(const Options& options) {
 
   // End: kill leftovers while still policed (attach mode: return the processes to their own
   // cgroup instead), drain events, detach, remove the cgroup.
-  if (options.attach_pid) {
-    if (int stranded = (*cgroup)->return_processes())
+  if (target) {
+    // Not cgfw's: its processes stay where they are, running.
+  } else if (options.attach_pid) {
+    if (int stranded = transient->return_processes())
       warnings.push_back(std::to_string(stranded) +
                          " processes could not be moved out of the sandbox cgroup");
-  } else if (!(*cgroup)->kill_all(kKillLimit)) {
+  } else if (!transient->kill_all(kKillLimit)) {
     warnings.push_back("processes were still in the sandbox cgroup after " +
                        std::to_string(kKillLimit.count()) + " s");
   }
@@ -491,7 +548,8 @@ int run_sandbox(const Options& options) {
   }
   (*plane)->detach();
   (*watchdog)->release();
-  if (auto removed = (*cgroup)->remove(); !removed) warnings.push_back(removed.error().message);
+  if (transient)
+    if (auto removed = transient->remove(); !removed) warnings.push_back(removed.error().message);
   if (counters["events_lost"] > 0)
     warnings.push_back(std::to_string(counters["events_lost"]) +
                        " packets were dropped because their event could not be recorded "

@@ -59,6 +59,8 @@ void close_all_except(std::vector<int> keep) {
   } while (n < 0 && errno == EINTR);
   if (n == 1 && byte == kRelease) ::_exit(0);
 
+  if (on_death == Watchdog::OnRunnerDeath::release) ::_exit(0);  // --fail-open: links go
+
   // The runner is gone: lock the programs down at once. Then empty the sandbox while they are
   // still attached (kill the job, or wait for the attached processes to end); only then let the
   // links go (by exiting) and remove the cgroup.
@@ -67,7 +69,7 @@ void close_all_except(std::vector<int> keep) {
                    ? kill_cgroup_and_wait(cgroup_fd, std::chrono::seconds(30))
                    : wait_until_empty(cgroup_fd);
   for (int fd : link_fds) ::close(fd);
-  if (empty) ::rmdir(cgroup_path.c_str());
+  if (empty && !cgroup_path.empty()) ::rmdir(cgroup_path.c_str());
   ::_exit(empty ? 0 : 1);
 }
 

@@ -4,8 +4,11 @@
 // proxy and no reader of events any more), then, BEFORE its link fds close:
 //   - kill_job: kills every process in the cgroup (the job cgfw started), then removes it;
 //   - hold: waits, however long, until the cgroup is empty (processes cgfw attached to and must
-//     not kill: they keep running without network), then removes it.
-// So no sandboxed process ever keeps running without its programs attached.
+//     not kill: they keep running without network), then removes it (unless it is a cgroup cgfw
+//     did not create: an empty `cgroup_path` says so);
+//   - release (`--fail-open`, asked for and loudly reported): lets the links go at once, so
+//     the processes keep running with open egress.
+// So, short of --fail-open, no policed process ever keeps running without its programs attached.
 #pragma once
 
 #include <sys/types.h>
@@ -21,7 +24,7 @@ namespace cgfw::runner {
 
 class Watchdog {
  public:
-  enum class OnRunnerDeath { kill_job, hold };
+  enum class OnRunnerDeath { kill_job, hold, release };
   static Result<std::unique_ptr<Watchdog>> start(int cgroup_fd, const std::string& cgroup_path,
                                                  const std::vector<int>& link_fds,
                                                  int control_map_fd, OnRunnerDeath on_death);

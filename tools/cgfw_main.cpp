@@ -3,6 +3,7 @@
 //   cgfw report sarif REPORT.json [-o FILE] [--workflow-ref REF] [--source-root DIR]
 //   cgfw policy suggest REPORT.json... [--include-blocked] [--collapse-threshold N] [-o FILE]
 //   cgfw policy check FILE...
+//   cgfw attach --cgroup PATH | --unit NAME | --pid PID [cgfw-sandbox options]
 // Exit status: 0 ok; 1 `policy check` found errors; 2 a usage error, or a report that cannot be
 // read or is not a report.
 #include <CLI/CLI.hpp>
@@ -10,16 +11,24 @@
 #include <string>
 #include <vector>
 
+#include "tools/attach_command.h"
 #include "tools/commands.h"
 
 int main(int argc, char** argv) {
   using namespace cgfw;
 
+  // `attach` takes cgfw-sandbox's options as they are: it is translated, not parsed, here.
+  if (argc > 1 && std::string(argv[1]) == "attach")
+    return tools::run_attach(std::vector<std::string>(argv + 2, argv + argc), argv[0]);
+
   CLI::App app{"cgfw turns cgfw-sandbox's JSON reports into summaries, SARIF and allow lists.",
                "cgfw"};
   app.set_version_flag("--version", std::string("cgfw ") + CGFW_VERSION);
   app.require_subcommand(1);
-  app.footer("Docs: docs/reports.md (reports), docs/rules.md (allow rules).");
+  app.footer(
+      "Also: cgfw attach --cgroup PATH | --unit NAME | --pid PID [cgfw-sandbox options] polices "
+      "a running service (docs/attach.md).\n"
+      "Docs: docs/reports.md (reports), docs/rules.md (allow rules).");
 
   auto* report = app.add_subcommand("report", "read a JSON report");
   report->require_subcommand(1);

@@ -15,70 +15,15 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/support/connect_worker.h"
 #include "tests/support/fake_internet.h"
 #include "tests/support/sandbox_process.h"
-
-extern char** environ;
 
 namespace cgfw::testing {
 namespace {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
-
-// A shell loop, started outside any sandbox, that tries both destinations every 100 ms (at most
-// 60 s) and logs one line per attempt: "allowed OK ..." / "blocked REFUSED ...".
-class Worker {
- public:
-  explicit Worker(const std::string& log) : log_(log) {
-    std::string probe = CGFW_ESCAPE_PROBE;
-    std::string script =
-        "for i in $(seq 600); do for target in allowed:198.51.100.10 "
-        "blocked:198.51.100.11; do printf '%s ' ${target%%:*}; " +
-        probe + " tcp-connect ${target#*:} 9000; done; sleep 0.1; done >" + log;
-    const char* argv[] = {"sh", "-c", script.c_str(), nullptr};
-    if (::posix_spawnp(&pid_, "sh", nullptr, nullptr, const_cast<char**>(argv), environ) != 0)
-      throw std::runtime_error("cannot start the worker");
-  }
-  ~Worker() {
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-  }
-  pid_t pid() const { return pid_; }
-  bool alive() const { return ::kill(pid_, 0) == 0 && ::waitpid(pid_, nullptr, WNOHANG) == 0; }
-  // Complete lines only: the last one may still be being written.
-  std::vector<std::string> lines() const {
-    std::ifstream in(log_);
-    std::vector<std::string> out;
-    for (std::string line; std::getline(in, line) && !in.eof();) out.push_back(line);
-    return out;
-  }
-  // Waits (bounded) until `count` more attempts at `target` were logged after line `from`;
-  // returns them.
-  std::vector<std::string> next(const std::string& target, std::size_t from, std::size_t count) {
-    std::vector<std::string> found;
-    eventually(
-        [&] {
-          found.clear();
-          auto all = lines();
-          for (std::size_t i = from; i < all.size(); ++i)
-            if (all[i].rfind(target + " ", 0) == 0) found.push_back(all[i]);
-          return found.size() >= count;
-        },
-        20s);
-    return found;
-  }
-  std::string cgroup() const {
-    std::ifstream in("/proc/" + std::to_string(pid_) + "/cgroup");
-    for (std::string line; std::getline(in, line);)
-      if (line.rfind("0::", 0) == 0) return line;
-    return "";
-  }
-
- private:
-  std::string log_;
-  pid_t pid_ = -1;
-};
 
 class Attach : public ::testing::Test {
  protected:
@@ -182,16 +127,191 @@ TEST_F(Attach, KilledCgfwLeavesTheProcessAliveWithoutNetwork) {
 TEST_F(Attach, OptionsThatNeedACommandAreRefused) {
   auto both = run_sandbox({"--attach-pid", "1"}, {"true"});
   EXPECT_EQ(both.exit_status, 125);
-  EXPECT_NE(both.err.find("--attach-pid polices a process that is already running"),
+  EXPECT_NE(both.err.find("--attach-pid polices processes that are already running"),
             std::string::npos)
       << both.err;
   auto ready_alone = run_sandbox({"--ready-file", "/tmp/x"}, {"true"});
   EXPECT_EQ(ready_alone.exit_status, 125);
-  EXPECT_NE(ready_alone.err.find("--ready-file needs --attach-pid"), std::string::npos);
+  EXPECT_NE(ready_alone.err.find("--ready-file needs an attach mode"), std::string::npos);
   auto no_such = run_sandbox({"--attach-pid", "999999999"}, {});
   EXPECT_EQ(no_such.exit_status, 125);
   EXPECT_NE(no_such.err.find("cannot attach to process 999999999"), std::string::npos)
       << no_such.err;
+}
+
+// `cgfw attach`: a cgroup that exists already (a service's), policed as it is. The test makes
+// the cgroup; the worker is moved into it before cgfw starts.
+class AttachCgroup : public Attach {
+ protected:
+  void SetUp() override {
+    Attach::SetUp();
+    if (IsSkipped()) return;
+    std::string mount = cgroup2_mount();
+    ASSERT_FALSE(mount.empty());
+    // Not "cgfw-": that prefix is cgfw's own (its sweep parses a runner pid after it).
+    cgroup_ = mount + "/cgfwtest-" + std::to_string(::getpid()) + ".service";
+    std::filesystem::create_directory(cgroup_);
+  }
+  void TearDown() override {
+    if (cgroup_.empty()) return;
+    std::ofstream(cgroup_ + "/cgroup.kill") << "1" << std::endl;
+    eventually([&] { return ::rmdir(cgroup_.c_str()) == 0 || errno == ENOENT; }, 10s);
+  }
+  std::unique_ptr<SandboxProcess> attach_to(std::vector<std::string> how,
+                                            std::vector<std::string> more = {}) {
+    how.insert(how.end(), {"--ready-file", ready_, "-a", "198.51.100.10:9000"});
+    how.insert(how.end(), more.begin(), more.end());
+    auto sandbox = std::make_unique<SandboxProcess>(how, std::vector<std::string>{});
+    eventually([&] { return std::filesystem::exists(ready_); }, 20s);
+    return sandbox;
+  }
+  std::string cgroup_;
+};
+
+TEST_F(AttachCgroup, PolicedUntilStoppedThenLeftRunningInPlace) {
+  Worker worker(dir_.file("worker.log"));
+  ASSERT_TRUE(worker.move_to(cgroup_));
+  std::string in_target = worker.cgroup();
+  ASSERT_NE(in_target.find("cgfwtest-"), std::string::npos) << in_target;
+  std::size_t mark = worker.lines().size();
+  ASSERT_EQ(worker.next("blocked", mark, 1).at(0).rfind("blocked OK", 0), 0u);
+
+  auto sandbox = attach_to({"--attach-cgroup", cgroup_});
+  ASSERT_TRUE(std::filesystem::exists(ready_)) << "no ready file";
+  EXPECT_EQ(json::parse(std::ifstream(ready_))["cgroup"], cgroup_);
+  EXPECT_EQ(worker.cgroup(), in_target) << "attaching moves nothing";
+  mark = worker.lines().size();
+  for (const auto& line : worker.next("blocked", mark, 3))
+    EXPECT_EQ(line.rfind("blocked REFUSED connect EPERM", 0), 0u) << line;
+  for (const auto& line : worker.next("allowed", mark, 3))
+    EXPECT_EQ(line.rfind("allowed OK", 0), 0u) << line;
+
+  ASSERT_EQ(::kill(sandbox->pid(), SIGTERM), 0);
+  auto result = sandbox->wait(30s);
+  EXPECT_EQ(result.exit_status, 0) << result.err;
+  EXPECT_TRUE(worker.alive());
+  EXPECT_EQ(worker.cgroup(), in_target) << "left where it was";
+  EXPECT_TRUE(std::filesystem::exists(cgroup_)) << "a cgroup cgfw did not make is never removed";
+  mark = worker.lines().size();
+  EXPECT_EQ(worker.next("blocked", mark, 1).at(0).rfind("blocked OK", 0), 0u)
+      << "unpoliced again after the stop";
+
+  ASSERT_TRUE(result.report);
+  EXPECT_EQ(schema_errors(*result.report), "");
+  EXPECT_EQ((*result.report)["command"], json::array({"cgfw attach", cgroup_}));
+  bool reported = false;
+  for (const auto& event : (*result.report)["events"])
+    reported |= event["decision"] == "blocked" && event["ip"] == "198.51.100.11" &&
+                event["process"]["comm"] == "cgfw_escape_pro";
+  EXPECT_TRUE(reported) << result.report->dump(2);
+}
+
+// The same cgroup found from a process in it, and from its unit name (PID 1 is not systemd on
+// this machine: the hierarchy is searched for the unit's directory).
+TEST_F(AttachCgroup, FoundByPidAndByUnitName) {
+  Worker worker(dir_.file("worker.log"));
+  ASSERT_TRUE(worker.move_to(cgroup_));
+  for (std::vector<std::string> how :
+       {std::vector<std::string>{"--attach-cgroup-of", std::to_string(worker.pid())},
+        std::vector<std::string>{"--attach-unit", "cgfwtest-" + std::to_string(::getpid())}}) {
+    std::filesystem::remove(ready_);
+    auto sandbox = attach_to(how);
+    ASSERT_TRUE(std::filesystem::exists(ready_)) << how[0];
+    EXPECT_EQ(json::parse(std::ifstream(ready_))["cgroup"], cgroup_) << how[0];
+    std::size_t mark = worker.lines().size();
+    EXPECT_EQ(worker.next("blocked", mark, 1).at(0).rfind("blocked REFUSED", 0), 0u) << how[0];
+    ::kill(sandbox->pid(), SIGTERM);
+    EXPECT_EQ(sandbox->wait(30s).exit_status, 0) << how[0];
+  }
+  auto unknown = run_sandbox({"--attach-unit", "no-such-unit-here"}, {});
+  EXPECT_EQ(unknown.exit_status, 125);
+  EXPECT_NE(unknown.err.find("no cgroup named no-such-unit-here.service"), std::string::npos)
+      << unknown.err;
+  auto bad = run_sandbox({"--attach-unit", "../etc"}, {});
+  EXPECT_NE(bad.err.find("bad unit name"), std::string::npos) << bad.err;
+  auto root = run_sandbox({"--attach-cgroup", cgroup2_mount()}, {});
+  EXPECT_NE(root.err.find("refusing to police the root cgroup"), std::string::npos) << root.err;
+}
+
+// Fail closed: cgfw SIGKILLed, the watchdog locks the cgroup's egress down and holds it while
+// anything runs there, and never removes the cgroup. --fail-open: egress opens instead.
+TEST_F(AttachCgroup, KilledCgfwLocksDownUnlessFailOpen) {
+  Worker worker(dir_.file("worker.log"));
+  ASSERT_TRUE(worker.move_to(cgroup_));
+  auto sandbox = attach_to({"--attach-cgroup", cgroup_});
+  ASSERT_TRUE(std::filesystem::exists(ready_));
+  ::kill(sandbox->pid(), SIGKILL);
+  sandbox->wait(30s);
+  std::size_t mark = worker.lines().size();
+  for (const auto& line : worker.next("allowed", mark, 3))
+    EXPECT_EQ(line.rfind("allowed REFUSED connect", 0), 0u) << line;
+  EXPECT_TRUE(worker.alive());
+
+  Worker second(dir_.file("second.log"));
+  std::string open_cgroup = cgroup_ + "-open";
+  std::filesystem::create_directory(open_cgroup);
+  ASSERT_TRUE(second.move_to(open_cgroup));
+  std::filesystem::remove(ready_);
+  auto failing_open = attach_to({"--attach-cgroup", open_cgroup, "--fail-open"});
+  ASSERT_TRUE(std::filesystem::exists(ready_));
+  EXPECT_TRUE(failing_open->wait_for_stderr("--fail-open", 5s)) << "said loudly";
+  mark = second.lines().size();
+  EXPECT_EQ(second.next("blocked", mark, 1).at(0).rfind("blocked REFUSED", 0), 0u);
+  ::kill(failing_open->pid(), SIGKILL);
+  failing_open->wait(30s);
+  mark = second.lines().size();
+  // Bounded: the watchdog's exit closes the links at once.
+  EXPECT_TRUE(eventually(
+      [&] {
+        auto lines = second.lines();
+        for (std::size_t i = mark; i < lines.size(); ++i)
+          if (lines[i].rfind("blocked OK", 0) == 0) return true;
+        return false;
+      },
+      10s))
+      << "egress opened after the death of cgfw with --fail-open";
+  ::kill(second.pid(), SIGKILL);
+  std::ofstream(open_cgroup + "/cgroup.kill") << "1" << std::endl;
+  eventually([&] { return ::rmdir(open_cgroup.c_str()) == 0; }, 10s);
+
+  ::kill(worker.pid(), SIGKILL);
+  ::waitpid(worker.pid(), nullptr, 0);
+  // The watchdog lets go once the cgroup is empty, and leaves the directory.
+  EXPECT_TRUE(eventually(
+      [&] {
+        std::ifstream events(cgroup_ + "/cgroup.events");
+        std::string text((std::istreambuf_iterator<char>(events)), {});
+        return text.find("populated 0") != std::string::npos;
+      },
+      10s));
+  EXPECT_TRUE(std::filesystem::exists(cgroup_));
+}
+
+// The operator's spelling: `cgfw attach --pid PID` runs the same runner (stopped here by
+// timeout's SIGTERM, as an operator's Ctrl-C or systemd's stop would).
+TEST_F(AttachCgroup, CgfwAttachCommandRunsTheRunner) {
+  Worker worker(dir_.file("worker.log"));
+  ASSERT_TRUE(worker.move_to(cgroup_));
+  std::string report = dir_.file("report.json");
+  auto ran = run_command({"timeout", "-s", "TERM", "5", CGFW_TOOL_BINARY, "attach", "--pid",
+                          std::to_string(worker.pid()), "-a", "198.51.100.10:9000", "--report-json",
+                          report});
+  EXPECT_EQ(ran.exit_code, 124) << ran.err << "(timeout's status: cgfw ran until stopped)";
+  EXPECT_TRUE(worker.alive());
+  json document = json::parse(std::ifstream(report));
+  EXPECT_EQ(document["command"], json::array({"cgfw attach", cgroup_}));
+  bool blocked = false;
+  for (const auto& event : document["events"])
+    blocked |= event["decision"] == "blocked" && event["ip"] == "198.51.100.11";
+  EXPECT_TRUE(blocked) << document.dump(2);
+
+  auto no_target = run_command({CGFW_TOOL_BINARY, "attach", "-a", "example.com"});
+  EXPECT_EQ(no_target.exit_code, 2);
+  EXPECT_NE(no_target.err.find("what to police is missing"), std::string::npos) << no_target.err;
+  auto two = run_command({CGFW_TOOL_BINARY, "attach", "--pid", "1", "--cgroup=/x"});
+  EXPECT_NE(two.err.find("give one target only"), std::string::npos) << two.err;
+  auto command = run_command({CGFW_TOOL_BINARY, "attach", "--pid", "1", "--", "make"});
+  EXPECT_NE(command.err.find("takes no command"), std::string::npos) << command.err;
 }
 
 }  // namespace
