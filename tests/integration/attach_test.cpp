@@ -25,6 +25,15 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
+// The next three attempts at each destination after line `mark`: the blocked one refused at
+// connect(), the allowed one through.
+void expect_policed_after(Worker& worker, std::size_t mark) {
+  for (const auto& line : worker.next("blocked", mark, 3))
+    EXPECT_EQ(line.rfind("blocked REFUSED connect EPERM", 0), 0u) << line;
+  for (const auto& line : worker.next("allowed", mark, 3))
+    EXPECT_EQ(line.rfind("allowed OK", 0), 0u) << line;
+}
+
 class Attach : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -66,10 +75,7 @@ TEST_F(Attach, PolicedFromReadyUntilStoppedThenReturnedUnharmed) {
 
   // From now on: every new child of the worker is policed.
   std::size_t mark = worker.lines().size();
-  for (const auto& line : worker.next("blocked", mark, 3))
-    EXPECT_EQ(line.rfind("blocked REFUSED connect EPERM", 0), 0u) << line;
-  for (const auto& line : worker.next("allowed", mark, 3))
-    EXPECT_EQ(line.rfind("allowed OK", 0), 0u) << line;
+  expect_policed_after(worker, mark);
 
   ASSERT_EQ(::kill(sandbox->pid(), SIGTERM), 0);
   auto result = sandbox->wait(30s);
@@ -181,10 +187,7 @@ TEST_F(AttachCgroup, PolicedUntilStoppedThenLeftRunningInPlace) {
   EXPECT_EQ(json::parse(std::ifstream(ready_))["cgroup"], cgroup_);
   EXPECT_EQ(worker.cgroup(), in_target) << "attaching moves nothing";
   mark = worker.lines().size();
-  for (const auto& line : worker.next("blocked", mark, 3))
-    EXPECT_EQ(line.rfind("blocked REFUSED connect EPERM", 0), 0u) << line;
-  for (const auto& line : worker.next("allowed", mark, 3))
-    EXPECT_EQ(line.rfind("allowed OK", 0), 0u) << line;
+  expect_policed_after(worker, mark);
 
   ASSERT_EQ(::kill(sandbox->pid(), SIGTERM), 0);
   auto result = sandbox->wait(30s);
