@@ -83,6 +83,8 @@ enum cgfw_reason {
 	CGFW_REASON_FRAGMENT = 8,  /* a fragment without transport header */
 	CGFW_REASON_DEVICE = 9,	   /* not a flow: an open of a device that leads out (TUN/TAP),
 				    * refused; sport/dport hold the device's major/minor */
+	CGFW_REASON_DENIED = 10,  /* a deny rule (rule_id) covers the destination and port */
+	CGFW_REASON_DEFAULT = 11, /* allowed: no deny rule covers it, and the run allows by default */
 };
 
 /* One event per new flow and verdict (never per packet). */
@@ -91,7 +93,7 @@ struct cgfw_flow_event {
 	__u64 cookie;  /* socket cookie; 0 when the packet had no socket */
 	__u32 tgid;    /* 0 when the owner is unknown */
 	__u32 pid;
-	__u32 rule_id;	/* CGFW_NO_RULE unless reason == CGFW_REASON_RULE */
+	__u32 rule_id;	/* CGFW_NO_RULE unless reason is CGFW_REASON_RULE or _DENIED */
 	__u8 family;	/* AF_INET or AF_INET6 */
 	__u8 protocol;	/* IPPROTO_* */
 	__u8 verdict;	/* enum cgfw_verdict */
@@ -171,7 +173,15 @@ enum cgfw_control_key {
 	/* Bumped by the runner whenever something allowed may stop being allowed (a learned address
 	 * expires): a UDP socket's remembered verdict from an older generation is judged again. */
 	CGFW_CONTROL_KEY_GENERATION = 1,
+	/* enum cgfw_mode bits. Written by the runner at start and by `cgfw ctl mode`. */
+	CGFW_CONTROL_KEY_MODE = 2,
 	CGFW_CONTROL_KEYS,
+};
+
+/* Bits of CGFW_CONTROL_KEY_MODE. */
+enum cgfw_mode {
+	CGFW_MODE_AUDIT = 1,	     /* pass what would be refused, reported as AUDIT */
+	CGFW_MODE_DEFAULT_ALLOW = 2, /* only deny rules: what no rule covers passes */
 };
 
 /* Flags of the control map. */

@@ -4,8 +4,6 @@
 
 #include <linux/types.h>
 
-/* 1: pass what the policy would drop, and report it (verdict AUDIT). */
-const volatile __u8 cfg_audit_mode = 0;
 /* 1: loopback destinations are judged by the rules like any other; 0: allowed and reported. */
 const volatile __u8 cfg_police_loopback = 0;
 /* The DNS proxy's port on 127.0.0.1 and on [::1] (TCP and UDP alike); 0: no DNS proxy. */

@@ -36,6 +36,28 @@ static __always_inline struct cgfw_port_set *lookup_allow(const struct cgfw_pack
 	return bpf_map_lookup_elem(&allow_v6, &key);
 }
 
+static __always_inline struct cgfw_port_set *lookup_deny(const struct cgfw_packet *pkt)
+{
+	if (pkt->family == AF_INET) {
+		struct cgfw_lpm_key_v4 key = {.prefix_len = 32};
+
+		__builtin_memcpy(key.addr, pkt->daddr, 4);
+		return bpf_map_lookup_elem(&deny_v4, &key);
+	}
+	struct cgfw_lpm_key_v6 key = {.prefix_len = 128};
+
+	__builtin_memcpy(key.addr, pkt->daddr, 16);
+	return bpf_map_lookup_elem(&deny_v6, &key);
+}
+
+static __always_inline __u32 run_mode(void)
+{
+	__u32 key = CGFW_CONTROL_KEY_MODE;
+	__u32 *mode = bpf_map_lookup_elem(&control, &key);
+
+	return mode ? *mode : 0;
+}
+
 static __always_inline struct cgfw_port_set *lookup_learned(const struct cgfw_packet *pkt)
 {
 	if (pkt->family == AF_INET) {
@@ -71,13 +93,32 @@ static __always_inline void match_ports(const struct cgfw_port_set *set,
 	}
 }
 
-/* An address is allowed by a static IP rule (LPM tries) or because an allowed name resolved to
- * it (learned maps); either may carry the matching port range. */
+/* Sets a DENIED decision when a deny rule's range covers the packet; returns 1 then. */
+static __always_inline int denied(const struct cgfw_packet *pkt, struct cgfw_decision *d)
+{
+	struct cgfw_decision match = {.verdict = CGFW_VERDICT_BLOCK};
+	struct cgfw_port_set *set = lookup_deny(pkt);
+
+	if (!set)
+		return 0;
+	match_ports(set, pkt, &match); /* ALLOW here means "a range matches" */
+	if (match.verdict != CGFW_VERDICT_ALLOW)
+		return 0;
+	d->verdict = CGFW_VERDICT_BLOCK;
+	d->reason = CGFW_REASON_DENIED;
+	d->rule_id = match.rule_id;
+	return 1;
+}
+
+/* Deny tries first (deny wins); then an address is allowed by a static IP rule (LPM tries) or
+ * because an allowed name resolved to it (learned maps); either may carry the matching port
+ * range. What nothing covers passes only when the run allows by default (deny rules only). */
 static __always_inline void decide(const struct cgfw_packet *pkt, int parse_error,
 				   struct cgfw_decision *d)
 {
 	struct cgfw_port_set *learned;
 	struct cgfw_port_set *set;
+	__u32 mode;
 
 	d->verdict = CGFW_VERDICT_BLOCK;
 	d->rule_id = CGFW_NO_RULE;
@@ -88,6 +129,8 @@ static __always_inline void decide(const struct cgfw_packet *pkt, int parse_erro
 		d->reason = CGFW_REASON_LOOPBACK;
 	} else if (pkt->protocol != IPPROTO_TCP && pkt->protocol != IPPROTO_UDP) {
 		d->reason = CGFW_REASON_PROTOCOL;
+	} else if (denied(pkt, d)) {
+		/* deny wins: no allow rule is even looked at */
 	} else {
 		d->reason = CGFW_REASON_NO_RULE;
 		learned = lookup_learned(pkt);
@@ -101,7 +144,13 @@ static __always_inline void decide(const struct cgfw_packet *pkt, int parse_erro
 			match_ports(set, pkt, d);
 		}
 	}
-	if (d->verdict == CGFW_VERDICT_BLOCK && cfg_audit_mode)
+	mode = run_mode();
+	if (d->verdict == CGFW_VERDICT_BLOCK && d->reason == CGFW_REASON_NO_RULE &&
+	    (mode & CGFW_MODE_DEFAULT_ALLOW)) {
+		d->verdict = CGFW_VERDICT_ALLOW;
+		d->reason = CGFW_REASON_DEFAULT;
+	}
+	if (d->verdict == CGFW_VERDICT_BLOCK && (mode & CGFW_MODE_AUDIT))
 		d->verdict = CGFW_VERDICT_AUDIT;
 }
 

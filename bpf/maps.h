@@ -26,6 +26,25 @@ struct {
 	__type(value, struct cgfw_port_set);
 } allow_v6 SEC(".maps");
 
+/* prefix -> denied port ranges (IPv4), checked before everything else: deny wins. Writer: runner
+ * (deny rules, at start and on `cgfw ctl deny`). Reader: egress. Resized like allow_v4. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1);
+	__type(key, struct cgfw_lpm_key_v4);
+	__type(value, struct cgfw_port_set);
+} deny_v4 SEC(".maps");
+
+/* prefix -> denied port ranges (IPv6). Same writer and reader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1);
+	__type(key, struct cgfw_lpm_key_v6);
+	__type(value, struct cgfw_port_set);
+} deny_v6 SEC(".maps");
+
 /* address -> allowed port ranges, learned from DNS answers for allowed names (IPv4). Writer:
  * DNS proxy (before it releases the answer), which also removes expired entries. Reader: egress.
  * A plain hash (not LRU): when it is full, the proxy fails the answer (SERVFAIL), never evicts. */
@@ -113,6 +132,7 @@ struct {
 
 /* CGFW_CONTROL_KEY_FLAGS -> enum cgfw_control flags. Writer: the watchdog, when the runner is
  * gone (lockdown). CGFW_CONTROL_KEY_GENERATION -> the verdict generation. Writer: the runner.
+ * CGFW_CONTROL_KEY_MODE -> enum cgfw_mode bits. Writer: the runner.
  * Reader: egress. A map, not rodata: it changes while the programs run. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -93,6 +93,10 @@ std::string lower_ascii(std::string_view text) {
 CaOptions constraints_from(const policy::Policy& policy) {
   CaOptions options;
   for (const policy::Rule& rule : policy.rules) {
+    if (!rule.active) continue;
+    // A denied name is never intercepted (refused at the ClientHello), unless deny URL rules
+    // name its host: those need the requests, so their hosts are permitted like allow URL rules'.
+    if (rule.effect == policy::Effect::deny && rule.kind != policy::RuleKind::url) continue;
     switch (rule.kind) {
       case policy::RuleKind::domain:
       case policy::RuleKind::wildcard:

@@ -35,32 +35,52 @@ std::string normalize_domain(std::string_view name) {
   return lower;
 }
 
+namespace {
+
+bool name_matches(const Rule& rule, std::string_view name) {
+  if (rule.kind == RuleKind::domain) return name == rule.domain;
+  // Compare the suffix together with its leading dot, so the parent must begin at a label
+  // boundary ("evilexample.com" is not below "example.com") and must not be the whole name.
+  return rule.kind == RuleKind::wildcard && name.size() > rule.domain.size() + 1 &&
+         name.ends_with(rule.domain) && name[name.size() - rule.domain.size() - 1] == '.';
+}
+
+bool url_host_matches(const Rule& rule, std::string_view name) {
+  if (rule.kind != RuleKind::url || !rule.url) return false;
+  std::string_view host = rule.url->host;
+  if (host == name) return true;
+  if (!host.starts_with("*.")) return false;
+  std::string_view parent = host.substr(2);
+  return name.size() > parent.size() + 1 && name.ends_with(parent) &&
+         name[name.size() - parent.size() - 1] == '.';
+}
+
+}  // namespace
+
 const Rule* match_domain(const Policy& policy, std::string_view name) {
   if (name.empty()) return nullptr;
   for (const Rule& rule : policy.rules) {
-    if (rule.kind == RuleKind::domain && name == rule.domain) return &rule;
-    // Compare the suffix together with its leading dot, so the parent must begin at a label
-    // boundary ("evilexample.com" is not below "example.com") and must not be the whole name.
-    if (rule.kind == RuleKind::wildcard && name.size() > rule.domain.size() + 1 &&
-        name.ends_with(rule.domain) && name[name.size() - rule.domain.size() - 1] == '.') {
-      return &rule;
-    }
+    if (in_force(rule, Effect::allow) && name_matches(rule, name)) return &rule;
   }
   return nullptr;
+}
+
+const Rule* denied_name(const Policy& policy, std::string_view name) {
+  if (name.empty()) return nullptr;
+  for (const Rule& rule : policy.rules) {
+    if (in_force(rule, Effect::deny) && name_matches(rule, name)) return &rule;
+  }
+  return nullptr;
+}
+
+std::string denial_reason(const Rule& deny) {
+  return "denied by the deny rule '" + deny.text + "' (" + deny.where.to_string() + ")";
 }
 
 const Rule* match_url_host(const Policy& policy, std::string_view name) {
   if (name.empty()) return nullptr;
   for (const Rule& rule : policy.rules) {
-    if (rule.kind != RuleKind::url || !rule.url) continue;
-    std::string_view host = rule.url->host;
-    if (host == name) return &rule;
-    if (host.starts_with("*.")) {
-      std::string_view parent = host.substr(2);
-      if (name.size() > parent.size() + 1 && name.ends_with(parent) &&
-          name[name.size() - parent.size() - 1] == '.')
-        return &rule;
-    }
+    if (in_force(rule, Effect::allow) && url_host_matches(rule, name)) return &rule;
   }
   return nullptr;
 }
@@ -69,16 +89,17 @@ std::vector<const Rule*> rules_for_name(const Policy& policy, std::string_view n
   std::vector<const Rule*> found;
   if (name.empty()) return found;
   for (const Rule& rule : policy.rules) {
-    Policy one;  // the single-rule questions reuse the matchers above
-    if (rule.kind == RuleKind::domain || rule.kind == RuleKind::wildcard) {
-      one.rules.push_back(rule);
-      if (match_domain(one, name)) found.push_back(&rule);
-    } else if (rule.kind == RuleKind::url) {
-      one.rules.push_back(rule);
-      if (match_url_host(one, name)) found.push_back(&rule);
-    }
+    if (in_force(rule, Effect::allow) && (name_matches(rule, name) || url_host_matches(rule, name)))
+      found.push_back(&rule);
   }
   return found;
+}
+
+bool denies_port(const Rule& rule, std::uint16_t port, Transport transport) {
+  if (rule.ports.empty()) return true;
+  return std::any_of(rule.ports.begin(), rule.ports.end(), [&](const PortRange& range) {
+    return range.transport == transport && range.first <= port && port <= range.last;
+  });
 }
 
 bool allows_port(const Rule& rule, std::uint16_t port, Transport transport) {
@@ -88,8 +109,11 @@ bool allows_port(const Rule& rule, std::uint16_t port, Transport transport) {
   });
 }
 
-const Rule* match_ip(const Policy& policy, int family, const std::array<std::uint8_t, 16>& address,
-                     std::uint16_t port, Transport transport) {
+namespace {
+
+const Rule* match_ip_rule(const Policy& policy, Effect effect, int family,
+                          const std::array<std::uint8_t, 16>& address, std::uint16_t port,
+                          Transport transport) {
   // A dual-stack socket reaches an IPv4 host through ::ffff:a.b.c.d; the parser stores such rules
   // as IPv4, so the address is folded the same way before comparing.
   IpPrefix host;
@@ -100,12 +124,26 @@ const Rule* match_ip(const Policy& policy, int family, const std::array<std::uin
   host = fold_ipv4_mapped(host);
   if (host.family == AF_INET) std::fill(host.address.begin() + 4, host.address.end(), 0);
   for (const Rule& rule : policy.rules) {
-    if (rule.kind != RuleKind::ip || !rule.prefix || rule.prefix->family != host.family) continue;
-    if (prefix_contains(*rule.prefix, host.address) && allows_port(rule, port, transport)) {
-      return &rule;
-    }
+    if (!in_force(rule, effect) || rule.kind != RuleKind::ip || !rule.prefix ||
+        rule.prefix->family != host.family)
+      continue;
+    const bool port_matches = effect == Effect::deny ? denies_port(rule, port, transport)
+                                                     : allows_port(rule, port, transport);
+    if (prefix_contains(*rule.prefix, host.address) && port_matches) return &rule;
   }
   return nullptr;
+}
+
+}  // namespace
+
+const Rule* match_ip(const Policy& policy, int family, const std::array<std::uint8_t, 16>& address,
+                     std::uint16_t port, Transport transport) {
+  return match_ip_rule(policy, Effect::allow, family, address, port, transport);
+}
+
+const Rule* denied_ip(const Policy& policy, int family, const std::array<std::uint8_t, 16>& address,
+                      std::uint16_t port, Transport transport) {
+  return match_ip_rule(policy, Effect::deny, family, address, port, transport);
 }
 
 std::string suggest_ip_rule(int family, const std::array<std::uint8_t, 16>& address,

@@ -371,6 +371,18 @@ ParseResult parse_file(const std::string& path) {
   return parse_rules(content, path);
 }
 
+void make_deny_rules(ParseResult& parsed) {
+  for (Rule& rule : parsed.rules) {
+    rule.effect = Effect::deny;
+    if ((rule.kind == RuleKind::domain || rule.kind == RuleKind::wildcard) && !rule.ports.empty())
+      parsed.errors.push_back(ParseError{
+          rule.where, rule.text,
+          "a deny rule for a name denies it on every port (names are refused in DNS, TLS and "
+          "HTTP, which know no port); write the name alone, or deny the addresses with ports"});
+  }
+  if (!parsed.errors.empty()) parsed.rules.clear();
+}
+
 // Ids are positions; only the new rules need theirs. (No reserve: called once per rule, an exact
 // reserve would reallocate every time and make n appends cost n².)
 void append_rules(Policy& policy, std::vector<Rule> more) {

@@ -33,6 +33,11 @@ ParseResult parse_rule(std::string_view token, const std::string& source);
 // Reads and parses a file; an unreadable file is one ParseError naming the file and errno.
 ParseResult parse_file(const std::string& path);
 
+// Turns parsed rules into deny rules (same grammar; docs/rules.md "Deny rules"). A name rule
+// with ports is an error: names are denied where names are seen (DNS, SNI, Host), which knows
+// no port, so "github.com:22" could not mean what it says. On any error no rules are left.
+void make_deny_rules(ParseResult& parsed);
+
 // Appends `more` to `policy`, renumbering ids so Rule::id == index.
 void append_rules(Policy& policy, std::vector<Rule> more);
 

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,9 +52,16 @@ struct UrlPattern {
   bool path_is_prefix = false;  // the rule ended in '*': matches at a '/' boundary
 };
 
+// What a matching rule does. Deny wins: a destination any active deny rule matches is refused
+// whatever the allow rules say (docs/rules.md "Deny rules").
+enum class Effect : std::uint8_t { allow, deny };
+
 struct Rule {
   RuleKind kind = RuleKind::domain;
-  std::string text;  // the token exactly as written
+  Effect effect = Effect::allow;
+  bool active = true;  // false once removed at run time (`cgfw ctl allow remove`): kept, so the
+                       // ids the kernel and the reports hold keep naming it
+  std::string text;    // the token exactly as written
   SourceLocation where;
   std::string domain;  // domain: the name; wildcard: the parent (no "*."); lower-case ASCII
   std::optional<IpPrefix> prefix;  // kind == ip
@@ -63,9 +71,20 @@ struct Rule {
 };
 
 struct Policy {
-  std::vector<Rule> rules;
+  // A deque: rules are added while the proxies hold pointers to earlier ones, which must stay
+  // valid (a vector would move them). Never erased, only deactivated.
+  std::deque<Rule> rules;
   std::vector<std::string> sources;  // "egress.txt", "--allow"
+  // Only deny rules were given: everything they do not deny passes (TCP and UDP).
+  bool default_allow = false;
+  // Pass what would be refused, and record it as "would block". Changeable at run time.
+  bool audit = false;
   bool empty() const { return rules.empty(); }
 };
+
+// The rule is in force and does `effect`.
+inline bool in_force(const Rule& rule, Effect effect) {
+  return rule.active && rule.effect == effect;
+}
 
 }  // namespace cgfw::policy

@@ -73,8 +73,24 @@ json make_report(const RunInfo& run, const Journal& journal) {
   json sources = json::array();
   if (run.policy) {
     for (const auto& source : run.policy->sources) sources.push_back(source);
-    for (const auto& rule : run.policy->rules)
-      rules.push_back({{"id", rule.id}, {"text", rule.text}, {"location", rule.where.to_string()}});
+    for (const auto& rule : run.policy->rules) {
+      json entry = {{"id", rule.id},
+                    {"text", rule.text},
+                    {"location", rule.where.to_string()},
+                    {"effect", rule.effect == policy::Effect::deny ? "deny" : "allow"}};
+      if (!rule.active) entry["removed"] = true;
+      rules.push_back(std::move(entry));
+    }
+  }
+  json timeline = json::array();
+  for (const auto& change : run.timeline) {
+    json entry = {{"time", iso8601(change.time)},
+                  {"action", change.action},
+                  {"by", change.by},
+                  {"applied", change.applied},
+                  {"message", change.message}};
+    if (!change.argument.empty()) entry["argument"] = change.argument;
+    timeline.push_back(std::move(entry));
   }
 
   json events = json::array();
@@ -116,7 +132,11 @@ json make_report(const RunInfo& run, const Journal& journal) {
       {"cgfw_exit_status", run.cgfw_exit_status},
       {"started_at", iso8601(run.started_at)},
       {"ended_at", iso8601(run.ended_at)},
-      {"policy", {{"sources", sources}, {"rules", rules}}},
+      {"policy",
+       {{"sources", sources},
+        {"rules", rules},
+        {"default", run.policy && run.policy->default_allow ? "allow" : "block"}}},
+      {"timeline", timeline},
       {"events", events},
       {"summary",
        {{"events", journal.events().size()},

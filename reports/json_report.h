@@ -18,8 +18,18 @@ namespace cgfw::reports {
 
 inline constexpr int kReportVersion = 1;
 
+// A change made while the run went on (`cgfw ctl`), in the order made.
+struct PolicyChange {
+  std::chrono::system_clock::time_point time;
+  std::string action;    // "allow add", "deny remove", "mode", "report", "stop"
+  std::string argument;  // the rule or the mode; "" when none
+  std::string by;        // who asked: "uid 0, pid 4242 (cgfw)"
+  bool applied = false;
+  std::string message;  // what it did, or why it was refused
+};
+
 struct RunInfo {
-  std::string mode;  // "block" or "audit"
+  std::string mode;  // "block" or "audit" (at the end; the timeline shows changes)
   std::vector<std::string> command;
   std::optional<int> exit_status;  // the command's exit code, when it exited
   std::optional<int> signal;       // the signal that killed it, when one did
@@ -29,6 +39,7 @@ struct RunInfo {
   const policy::Policy* policy = nullptr;
   std::map<std::string, std::uint64_t> kernel_counters;
   std::vector<std::string> warnings;
+  std::vector<PolicyChange> timeline;
 };
 
 nlohmann::json to_json(const Event& event);

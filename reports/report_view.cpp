@@ -233,11 +233,15 @@ ReportPolicy::ReportPolicy(const json& report) {
   const json& policy = report.is_object() && report.contains("policy") ? report["policy"] : json();
   if (policy.is_object() && policy.contains("sources") && policy["sources"].is_array()) {
     for (const auto& source : policy["sources"])
-      if (source.is_string() && source.get<std::string>() != "--allow")
+      if (source.is_string() && source.get<std::string>() != "--allow" &&
+          source.get<std::string>() != "--deny" && !source.get<std::string>().ends_with(" (deny)"))
         allow_files_.push_back(source.get<std::string>());
   }
   if (!policy.is_object() || !policy.contains("rules") || !policy["rules"].is_array()) return;
   for (const auto& rule : policy["rules"]) {
+    // Which allow rule covers a destination: deny rules and rules removed during the run do not.
+    if (json_string(rule, "effect") == "deny" || (rule.is_object() && rule.contains("removed")))
+      continue;
     RuleRef ref{json_string(rule, "text"), json_string(rule, "location")};
     auto parsed = policy::parse_rule(ref.text, "report");
     rules_.push_back(ref);

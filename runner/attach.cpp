@@ -37,6 +37,7 @@ Result<AttachedProcess> attach_process(pid_t pid, TransientCgroup& cgroup,
 }
 
 Status write_ready_file(const std::string& path, const std::string& cgroup,
+                        const std::string& control_socket,
                         const std::vector<std::string>& environment) {
   nlohmann::json env = nlohmann::json::object();
   for (const auto& assignment : environment) {
@@ -44,7 +45,8 @@ Status write_ready_file(const std::string& path, const std::string& cgroup,
     if (equals != std::string::npos)
       env[assignment.substr(0, equals)] = assignment.substr(equals + 1);
   }
-  nlohmann::json ready = {{"pid", ::getpid()}, {"cgroup", cgroup}, {"env", env}};
+  nlohmann::json ready = {
+      {"pid", ::getpid()}, {"cgroup", cgroup}, {"control_socket", control_socket}, {"env", env}};
   std::string temporary = path + ".tmp";
   {
     std::ofstream out(temporary, std::ios::trunc);

@@ -31,8 +31,10 @@ Result<AttachedProcess> attach_process(pid_t pid, TransientCgroup& cgroup,
                                        const std::string& mount);
 
 // Writes `path` atomically (temporary file + rename), mode 0644: {"pid": cgfw's pid, "cgroup":
-// the sandbox cgroup, "env": {NAME: VALUE} the variables later processes should get}.
+// the sandbox cgroup, "control_socket": `cgfw ctl`'s way in, "env": {NAME: VALUE} the variables
+// later processes should get}.
 Status write_ready_file(const std::string& path, const std::string& cgroup,
+                        const std::string& control_socket,
                         const std::vector<std::string>& environment);
 
 }  // namespace cgfw::runner

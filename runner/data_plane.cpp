@@ -2,7 +2,9 @@
 
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 
 #include <bpf/bpf.h>
@@ -15,6 +17,9 @@ namespace cgfw::runner {
 namespace {
 
 std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
+
+// Prefixes the allow and deny tries can take beyond those of the starting rules.
+constexpr std::size_t kLiveRuleRoom = 4096;
 
 int on_ring_event(void* context, void* data, size_t size) {
   if (size < sizeof(cgfw_flow_event)) return 0;
@@ -33,17 +38,20 @@ Result<std::unique_ptr<DataPlane>> DataPlane::make(const DataPlaneConfig& config
   if (!plane->skel_) return make_error("cannot open the BPF object: " + errno_text(errno));
 
   auto* rodata = plane->skel_->rodata;
-  rodata->cfg_audit_mode = config.audit_mode ? 1 : 0;
   rodata->cfg_police_loopback = config.police_loopback ? 1 : 0;
   rodata->cfg_dns_port4 = config.dns_port4;
   rodata->cfg_dns_port6 = config.dns_port6;
   rodata->cfg_web_port4 = config.web_port4;
   rodata->cfg_web_port6 = config.web_port6;
 
-  // LPM tries need at least one slot even when the policy has no IP rule.
-  auto entries = static_cast<__u32>(std::max<std::size_t>(config.ip_entries, 1));
-  bpf_map__set_max_entries(plane->skel_->maps.allow_v4, entries);
-  bpf_map__set_max_entries(plane->skel_->maps.allow_v6, entries);
+  // The tries allocate per entry (BPF_F_NO_PREALLOC): max_entries is only a bound, with room
+  // for rules added while the run goes on.
+  auto allow_entries = static_cast<__u32>(config.ip_entries + kLiveRuleRoom);
+  auto deny_entries = static_cast<__u32>(config.deny_entries + kLiveRuleRoom);
+  bpf_map__set_max_entries(plane->skel_->maps.allow_v4, allow_entries);
+  bpf_map__set_max_entries(plane->skel_->maps.allow_v6, allow_entries);
+  bpf_map__set_max_entries(plane->skel_->maps.deny_v4, deny_entries);
+  bpf_map__set_max_entries(plane->skel_->maps.deny_v6, deny_entries);
   plane->learned_entries_ = std::max<std::uint32_t>(config.learned_entries, 1);
   bpf_map__set_max_entries(plane->skel_->maps.learned_v4, plane->learned_entries_);
   bpf_map__set_max_entries(plane->skel_->maps.learned_v6, plane->learned_entries_);
@@ -56,6 +64,8 @@ Result<std::unique_ptr<DataPlane>> DataPlane::make(const DataPlaneConfig& config
         "). cgfw needs root (CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN), a kernel >= 5.15 with BTF "
         "and cgroup BPF enabled; run with -v to see the verifier's log");
   }
+  if (auto mode = plane->set_mode(config.audit_mode, config.default_allow); !mode)
+    return mode.error();
   return plane;
 }
 
@@ -66,26 +76,77 @@ DataPlane::~DataPlane() {
 }
 
 Status DataPlane::fill_ip_allow(const std::vector<IpAllowEntry>& entries) {
-  for (const auto& entry : entries) {
-    int err;
-    if (entry.prefix.family == AF_INET) {
-      cgfw_lpm_key_v4 key{};
-      key.prefix_len = static_cast<__u32>(entry.prefix.prefix_length);
-      std::memcpy(key.addr, entry.prefix.address.data(), 4);
-      err = bpf_map__update_elem(skel_->maps.allow_v4, &key, sizeof(key), &entry.ports,
-                                 sizeof(entry.ports), BPF_ANY);
-    } else {
-      cgfw_lpm_key_v6 key{};
-      key.prefix_len = static_cast<__u32>(entry.prefix.prefix_length);
-      std::memcpy(key.addr, entry.prefix.address.data(), 16);
-      err = bpf_map__update_elem(skel_->maps.allow_v6, &key, sizeof(key), &entry.ports,
-                                 sizeof(entry.ports), BPF_ANY);
+  return fill_lpm(skel_->maps.allow_v4, skel_->maps.allow_v6, allow_written_, entries, "allow");
+}
+
+Status DataPlane::fill_ip_deny(const std::vector<IpAllowEntry>& entries) {
+  return fill_lpm(skel_->maps.deny_v4, skel_->maps.deny_v6, deny_written_, entries, "deny");
+}
+
+Status DataPlane::fill_lpm(
+    bpf_map* v4, bpf_map* v6,
+    std::map<std::pair<int, std::array<std::uint8_t, 17>>, cgfw_port_set>& written,
+    const std::vector<IpAllowEntry>& entries, const char* what) {
+  using Key = std::pair<int, std::array<std::uint8_t, 17>>;
+  auto key_of = [](const policy::IpPrefix& prefix) {
+    Key key{prefix.family, {}};
+    std::copy(prefix.address.begin(), prefix.address.end(), key.second.begin());
+    key.second[16] = static_cast<std::uint8_t>(prefix.prefix_length);
+    return key;
+  };
+  // One function for both families: the kernel key is {prefix_len, address bytes}.
+  auto write = [&](const Key& key, const cgfw_port_set* ports) {
+    cgfw_lpm_key_v6 lpm{};
+    lpm.prefix_len = key.second[16];
+    std::memcpy(lpm.addr, key.second.data(), 16);
+    const bool v4_key = key.first == AF_INET;
+    bpf_map* map = v4_key ? v4 : v6;
+    const std::size_t size = v4_key ? sizeof(cgfw_lpm_key_v4) : sizeof(cgfw_lpm_key_v6);
+    static_assert(offsetof(cgfw_lpm_key_v4, addr) == offsetof(cgfw_lpm_key_v6, addr));
+    return ports ? bpf_map__update_elem(map, &lpm, size, ports, sizeof(*ports), BPF_ANY)
+                 : bpf_map__delete_elem(map, &lpm, size, 0);
+  };
+  std::map<Key, cgfw_port_set> wanted;
+  for (const auto& entry : entries) wanted[key_of(entry.prefix)] = entry.ports;
+  for (const auto& [key, ports] : wanted) {
+    auto found = written.find(key);
+    if (found != written.end() && std::memcmp(&found->second, &ports, sizeof(ports)) == 0) continue;
+    if (int err = write(key, &ports)) {
+      policy::IpPrefix prefix{key.first, {}, key.second[16]};
+      std::copy(key.second.begin(), key.second.begin() + 16, prefix.address.begin());
+      return make_error("cannot add " + prefix.to_string() + " to the kernel " + what +
+                        " map: " + errno_text(err));
     }
-    if (err)
-      return make_error("cannot add " + entry.prefix.to_string() +
-                        " to the kernel allow map: " + errno_text(err));
+    written[key] = ports;
+  }
+  for (auto it = written.begin(); it != written.end();) {
+    if (wanted.count(it->first)) {
+      ++it;
+      continue;
+    }
+    if (int err = write(it->first, nullptr); err && err != -ENOENT)
+      return make_error(std::string("cannot remove a prefix from the kernel ") + what +
+                        " map: " + errno_text(err));
+    it = written.erase(it);
   }
   return Ok{};
+}
+
+Status DataPlane::set_mode(bool audit, bool default_allow) {
+  __u32 key = CGFW_CONTROL_KEY_MODE;
+  __u32 mode = (audit ? CGFW_MODE_AUDIT : 0) | (default_allow ? CGFW_MODE_DEFAULT_ALLOW : 0);
+  if (int err = bpf_map__update_elem(skel_->maps.control, &key, sizeof(key), &mode, sizeof(mode),
+                                     BPF_ANY))
+    return make_error("cannot set the run's mode in the kernel: " + errno_text(err));
+  bump_generation();
+  return Ok{};
+}
+
+void DataPlane::bump_generation() {
+  __u32 key = CGFW_CONTROL_KEY_GENERATION;
+  __u32 generation = ++verdict_generation_;
+  bpf_map__update_elem(skel_->maps.control, &key, sizeof(key), &generation, sizeof(generation),
+                       BPF_ANY);
 }
 
 Status DataPlane::fill_redirect_ports(const std::set<std::uint16_t>& http,
@@ -193,10 +254,7 @@ void DataPlane::remove(int family, const dns::Address& address) {
     bpf_map__delete_elem(skel_->maps.learned_v6, &key, sizeof(key), 0);
   }
   // UDP sockets remember their last allowed destination: a new generation makes them ask again.
-  __u32 key = CGFW_CONTROL_KEY_GENERATION;
-  __u32 generation = ++verdict_generation_;
-  bpf_map__update_elem(skel_->maps.control, &key, sizeof(key), &generation, sizeof(generation),
-                       BPF_ANY);
+  bump_generation();
 }
 
 std::optional<cgfw_proxy_client> DataPlane::proxy_client(int family, const dns::Address& address,
@@ -215,6 +273,21 @@ std::optional<cgfw_proxy_client> DataPlane::proxy_client(int family, const dns::
 
 int DataPlane::egress_prog_fd() const { return bpf_program__fd(skel_->progs.cgfw_egress); }
 int DataPlane::control_map_fd() const { return bpf_map__fd(skel_->maps.control); }
+
+std::map<std::string, std::uint64_t> named_counters(const DataPlane& plane) {
+  auto values = plane.counters();
+  return {
+      {"packets_allowed", values[CGFW_COUNTER_PACKETS_ALLOWED]},
+      {"packets_blocked", values[CGFW_COUNTER_PACKETS_BLOCKED]},
+      {"packets_audited", values[CGFW_COUNTER_PACKETS_AUDITED]},
+      {"events_lost", values[CGFW_COUNTER_EVENTS_LOST]},
+      {"raw_sockets_refused", values[CGFW_COUNTER_RAW_REFUSED]},
+      {"map_update_failures", values[CGFW_COUNTER_MAP_UPDATE_FAILED]},
+      {"devices_refused", values[CGFW_COUNTER_DEVICES_REFUSED]},
+      {"lockdown_dropped", values[CGFW_COUNTER_LOCKDOWN_DROPPED]},
+      {"allowed_unrecorded", values[CGFW_COUNTER_ALLOWED_UNRECORDED]},
+  };
+}
 
 void lock_down_egress(int control_map_fd) {
   __u32 key = CGFW_CONTROL_KEY_FLAGS;

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -16,17 +17,20 @@
 
 struct cgfw_bpf;
 struct bpf_link;
+struct bpf_map;
 struct ring_buffer;
 
 namespace cgfw::runner {
 
 struct DataPlaneConfig {
-  bool audit_mode = false;
+  bool audit_mode = false;     // the starting mode (set_mode() changes it)
+  bool default_allow = false;  // what no rule covers passes (deny rules only)
   bool police_loopback = false;
-  std::size_t ip_entries = 0;   // sizes the allow tries
-  std::uint16_t dns_port4 = 0;  // the DNS proxy on 127.0.0.1; 0: DNS is not redirected
-  std::uint16_t dns_port6 = 0;  // the DNS proxy on [::1]
-  std::uint16_t web_port4 = 0;  // the web proxy on 127.0.0.1; 0: HTTP/TLS ports go direct
+  std::size_t ip_entries = 0;    // entries of the allow tries at start (room is left for more)
+  std::size_t deny_entries = 0;  // entries of the deny tries at start
+  std::uint16_t dns_port4 = 0;   // the DNS proxy on 127.0.0.1; 0: DNS is not redirected
+  std::uint16_t dns_port6 = 0;   // the DNS proxy on [::1]
+  std::uint16_t web_port4 = 0;   // the web proxy on 127.0.0.1; 0: HTTP/TLS ports go direct
   std::uint16_t web_port6 = 0;
   // Addresses the DNS proxy may learn, per family; past it, answers fail (SERVFAIL).
   std::uint32_t learned_entries = 65536;
@@ -49,7 +53,16 @@ class DataPlane : public dns::KernelAllowMap {
   DataPlane(const DataPlane&) = delete;
   DataPlane& operator=(const DataPlane&) = delete;
 
+  // Make the allow (deny) tries hold exactly `entries`: new and changed prefixes are written,
+  // those no longer listed deleted. Callable while attached (live rule changes): a failure
+  // leaves the tries partly updated, so the caller fails closed.
   Status fill_ip_allow(const std::vector<IpAllowEntry>& entries);
+  Status fill_ip_deny(const std::vector<IpAllowEntry>& entries);
+  // Audit and default-allow, read by the egress program per decision.
+  Status set_mode(bool audit, bool default_allow);
+  // Sockets' remembered UDP verdicts are judged again from now on (something allowed may no
+  // longer be).
+  void bump_generation();
   // TCP destination ports whose connections go to the web proxy, as HTTP or as TLS.
   Status fill_redirect_ports(const std::set<std::uint16_t>& http,
                              const std::set<std::uint16_t>& tls);
@@ -94,6 +107,15 @@ class DataPlane : public dns::KernelAllowMap {
   FlowEventHandler handler_;
   std::uint32_t learned_entries_ = 0;
   std::uint32_t verdict_generation_ = 0;  // CGFW_CONTROL_KEY_GENERATION, as last written
+  // What the allow and deny tries hold, to write only differences.
+  std::map<std::pair<int, std::array<std::uint8_t, 17>>, cgfw_port_set> allow_written_;
+  std::map<std::pair<int, std::array<std::uint8_t, 17>>, cgfw_port_set> deny_written_;
+  Status fill_lpm(bpf_map* v4, bpf_map* v6,
+                  std::map<std::pair<int, std::array<std::uint8_t, 17>>, cgfw_port_set>& written,
+                  const std::vector<IpAllowEntry>& entries, const char* what);
 };
+
+// The kernel counters by their report names ("packets_allowed", ...).
+std::map<std::string, std::uint64_t> named_counters(const DataPlane& plane);
 
 }  // namespace cgfw::runner

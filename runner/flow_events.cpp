@@ -47,6 +47,8 @@ std::string reason_text(int reason, int ip_protocol, int port) {
       return "loopback destination (allowed unless --no-loopback)";
     case CGFW_REASON_NO_RULE:
       return "no rule allows this address";
+    case CGFW_REASON_DEFAULT:
+      return "no deny rule names it (only deny rules were given: the rest is allowed)";
     case CGFW_REASON_PORT:
       return "a rule allows this address, but not port " + std::to_string(port) + "/" +
              protocol_name(ip_protocol);
@@ -94,6 +96,8 @@ reports::Event FlowEventTranslator::translate(const cgfw_flow_event& raw) {
   if (raw.reason == CGFW_REASON_RULE && raw.rule_id < policy_.rules.size()) {
     const auto& rule = policy_.rules[raw.rule_id];
     event.rule = reports::RuleRef{rule.text, rule.where.to_string()};
+  } else if (raw.reason == CGFW_REASON_DENIED && raw.rule_id < policy_.rules.size()) {
+    event.reason = policy::denial_reason(policy_.rules[raw.rule_id]);
   } else {
     event.reason = reason_text(raw.reason, raw.protocol, raw.dport);
   }
@@ -150,7 +154,9 @@ reports::Event FlowEventTranslator::translate(const dns::DnsObservation& observa
   if (observation.rule && observation.allowed && !observation.would_block)
     event.rule = reports::RuleRef{observation.rule->text, observation.rule->where.to_string()};
   if (!observation.reason.empty()) event.reason = observation.reason;
-  if (!observation.rule && !observation.name.empty()) event.suggested_rule = observation.name;
+  if (!observation.rule && !observation.denied && !observation.name.empty() &&
+      (!observation.allowed || observation.would_block))
+    event.suggested_rule = observation.name;
   event.process =
       processes_.describe(static_cast<int>(observation.client.tgid), observation.client.comm);
   return event;

@@ -30,6 +30,9 @@ std::vector<cgfw_port_range> ranges_of(const policy::Rule& rule) {
   std::vector<cgfw_port_range> ranges;
   if (rule.ports.empty()) {
     ranges.push_back({0, 65535, CGFW_TRANSPORT_TCP, {}, rule.id});
+    // A deny rule without ports shuts the destination on UDP too (policy::denies_port).
+    if (rule.effect == policy::Effect::deny)
+      ranges.push_back({0, 65535, CGFW_TRANSPORT_UDP, {}, rule.id});
     return ranges;
   }
   for (const auto& port : rule.ports) {
@@ -46,11 +49,13 @@ std::vector<cgfw_port_range> ranges_of(const policy::Rule& rule) {
 // it (an LPM lookup returns only the longest match, so each entry carries its covering rules'
 // ranges too), in rule order. The rules covering a prefix are found by looking its truncations
 // (33 lengths for IPv4, 129 for IPv6) up in an index, so 100k rules take well under a second.
-Result<std::vector<IpAllowEntry>> build_ip_allow_table(const policy::Policy& policy) {
+Result<std::vector<IpAllowEntry>> build_ip_table(const policy::Policy& policy,
+                                                 policy::Effect effect) {
   std::vector<const policy::Rule*> ip_rules;
   std::map<PrefixKey, std::vector<const policy::Rule*>> by_prefix;
   for (const auto& rule : policy.rules) {
-    if (rule.kind != policy::RuleKind::ip || !rule.prefix) continue;
+    if (!policy::in_force(rule, effect) || rule.kind != policy::RuleKind::ip || !rule.prefix)
+      continue;
     ip_rules.push_back(&rule);
     by_prefix[key_of(truncated(*rule.prefix, rule.prefix->prefix_length))].push_back(&rule);
   }
@@ -67,8 +72,9 @@ Result<std::vector<IpAllowEntry>> build_ip_allow_table(const policy::Policy& pol
       if (found != by_prefix.end())
         covering.insert(covering.end(), found->second.begin(), found->second.end());
     }
-    // Rule order (they live in one vector): the first matching range names the rule reported.
-    std::sort(covering.begin(), covering.end());
+    // Rule order: the first matching range names the rule reported.
+    std::sort(covering.begin(), covering.end(),
+              [](const policy::Rule* a, const policy::Rule* b) { return a->id < b->id; });
 
     IpAllowEntry entry;
     entry.prefix = prefix;
@@ -93,6 +99,10 @@ Result<std::vector<IpAllowEntry>> build_ip_allow_table(const policy::Policy& pol
     table.push_back(entry);
   }
   return table;
+}
+
+Result<std::vector<IpAllowEntry>> build_ip_allow_table(const policy::Policy& policy) {
+  return build_ip_table(policy, policy::Effect::allow);
 }
 
 }  // namespace cgfw::runner

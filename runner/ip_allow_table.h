@@ -21,4 +21,9 @@ struct IpAllowEntry {
 // CGFW_MAX_PORT_RANGES ranges, naming the rules involved.
 Result<std::vector<IpAllowEntry>> build_ip_allow_table(const policy::Policy& policy);
 
+// The same for the active rules of either effect: the deny tries are built like the allow
+// tries, except that a deny rule without ports covers every TCP and UDP port.
+Result<std::vector<IpAllowEntry>> build_ip_table(const policy::Policy& policy,
+                                                 policy::Effect effect);
+
 }  // namespace cgfw::runner

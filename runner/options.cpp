@@ -23,6 +23,12 @@ std::variant<Options, int> parse_options(int argc, const char* const* argv) {
       ->type_name("RULE");
   app.add_option("-f,--allow-file", options.allow_files, "read rules from FILE (repeatable)")
       ->type_name("FILE");
+  app.add_option("--deny", options.deny_rules,
+                 "add one deny rule (repeatable; same grammar; deny wins over allow; with deny "
+                 "rules only, everything they do not deny is allowed)")
+      ->type_name("RULE");
+  app.add_option("--deny-file", options.deny_files, "read deny rules from FILE (repeatable)")
+      ->type_name("FILE");
   app.add_flag("--audit", options.audit,
                "allow everything, record everything (default mode is block)");
   app.add_option("--report-json", options.report_json,

@@ -20,6 +20,8 @@ inline constexpr int kExitBlocked = 3;
 struct Options {
   std::vector<std::string> allow_rules;  // -a/--allow, in order
   std::vector<std::string> allow_files;  // -f/--allow-file, in order
+  std::vector<std::string> deny_rules;   // --deny, in order
+  std::vector<std::string> deny_files;   // --deny-file, in order
   bool audit = false;
   std::optional<std::string> report_json;
   std::optional<std::string> report_sarif;  // --report-sarif FILE

@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 #include <asio/io_context.hpp>
 #include <asio/posix/stream_descriptor.hpp>
+#include <asio/post.hpp>
 
 #include "ca/run_ca.h"
 #include "policy/parser.h"
@@ -27,10 +28,14 @@
 #include "runner/attach.h"
 #include "runner/cgroup.h"
 #include "runner/child.h"
+#include "runner/control_commands.h"
+#include "runner/control_socket.h"
 #include "runner/data_plane.h"
 #include "runner/exec_tracker.h"
 #include "runner/flow_events.h"
 #include "runner/ip_allow_table.h"
+#include "runner/live_policy.h"
+#include "runner/policy_loading.h"
 #include "runner/process_info.h"
 #include "runner/report_outputs.h"
 #include "runner/run_directory.h"
@@ -49,46 +54,6 @@ constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, 
 int fail(const std::string& message) {
   spdlog::error("{}", message);
   return kExitCgfwFailed;
-}
-
-Result<policy::Policy> load_policy(const Options& options) {
-  policy::Policy policy;
-  std::vector<policy::ParseError> errors;
-  for (std::size_t i = 0; i < options.allow_rules.size(); ++i) {
-    auto parsed = policy::parse_rule(options.allow_rules[i], "--allow #" + std::to_string(i + 1));
-    errors.insert(errors.end(), parsed.errors.begin(), parsed.errors.end());
-    policy::append_rules(policy, std::move(parsed.rules));
-  }
-  if (!options.allow_rules.empty()) policy.sources.push_back("--allow");
-  for (const auto& file : options.allow_files) {
-    auto parsed = policy::parse_file(file);
-    errors.insert(errors.end(), parsed.errors.begin(), parsed.errors.end());
-    policy::append_rules(policy, std::move(parsed.rules));
-    policy.sources.push_back(file);
-  }
-  if (!errors.empty()) {
-    std::string message = "the allow rules have " + std::to_string(errors.size()) +
-                          (errors.size() == 1 ? " error" : " errors") +
-                          "; nothing was run (see docs/rules.md):";
-    for (const auto& error : errors) message += "\n  " + error.to_string();
-    return make_error(message);
-  }
-  return policy;
-}
-
-std::map<std::string, std::uint64_t> named_counters(const DataPlane& plane) {
-  auto values = plane.counters();
-  return {
-      {"packets_allowed", values[CGFW_COUNTER_PACKETS_ALLOWED]},
-      {"packets_blocked", values[CGFW_COUNTER_PACKETS_BLOCKED]},
-      {"packets_audited", values[CGFW_COUNTER_PACKETS_AUDITED]},
-      {"events_lost", values[CGFW_COUNTER_EVENTS_LOST]},
-      {"raw_sockets_refused", values[CGFW_COUNTER_RAW_REFUSED]},
-      {"map_update_failures", values[CGFW_COUNTER_MAP_UPDATE_FAILED]},
-      {"devices_refused", values[CGFW_COUNTER_DEVICES_REFUSED]},
-      {"lockdown_dropped", values[CGFW_COUNTER_LOCKDOWN_DROPPED]},
-      {"allowed_unrecorded", values[CGFW_COUNTER_ALLOWED_UNRECORDED]},
-  };
 }
 
 // The kernel's learned maps, reachable by the DNS proxy, which must exist (its ports) before the
@@ -123,7 +88,12 @@ int run_sandbox(const Options& options) {
   auto policy = load_policy(options);
   if (!policy) return fail(policy.error().message);
   std::vector<std::string> warnings;
-  if (!options.audit && policy->empty()) {
+  if (policy->default_allow) {
+    std::string warning =
+        "only deny rules were given: everything they do not deny is allowed (TCP and UDP)";
+    spdlog::warn("{}", warning);
+    warnings.push_back(warning);
+  } else if (!options.audit && policy->empty()) {
     std::string warning = "the allow list is empty: in block mode nothing outbound is allowed" +
                           std::string(options.no_loopback ? "" : " (loopback aside)");
     spdlog::warn("{}", warning);
@@ -134,6 +104,8 @@ int run_sandbox(const Options& options) {
 
   auto table = build_ip_allow_table(*policy);
   if (!table) return fail(table.error().message);
+  auto deny_table = build_ip_table(*policy, policy::Effect::deny);
+  if (!deny_table) return fail(deny_table.error().message);
 
   auto mount = find_cgroup2_mount();
   if (!mount) return fail(mount.error().message);
@@ -193,7 +165,6 @@ int run_sandbox(const Options& options) {
   KernelMapHandle kernel_map;
   DataPlane* plane_for_proxy = nullptr;
   dns::DnsProxyConfig dns_config;
-  dns_config.policy.audit = options.audit;
   dns_config.policy.block_rcode =
       options.dns_block_rcode == "refused" ? dns::Rcode::refused : dns::Rcode::nxdomain;
   dns_config.upstream.servers = options.dns_upstreams;
@@ -232,7 +203,6 @@ int run_sandbox(const Options& options) {
 
   // The web proxy: TCP to HTTP and TLS ports. Its ports go into the rodata too.
   tls::WebProxyConfig web_config;
-  web_config.audit = options.audit;
   web_config.inspect_all = options.inspect;
   web_config.upstream_ca_files = options.upstream_cas;
   for (int port : options.tls_ports) web_config.tls_ports.insert(static_cast<std::uint16_t>(port));
@@ -273,6 +243,7 @@ int run_sandbox(const Options& options) {
   // make common tools use it.
   // The run's directory: the trust bundle when there is a CA, the unix socket traps.
   std::unique_ptr<ca::RunCa> run_ca;
+  std::optional<ca::CaOptions> ca_bounds;  // what the CA may sign for: URL rules added later too
   auto made_dir = RunDirectory::make();
   if (!made_dir) return fail(made_dir.error().message);
   std::unique_ptr<RunDirectory> run_dir = std::move(*made_dir);
@@ -281,10 +252,12 @@ int run_sandbox(const Options& options) {
                                    [](const auto& r) { return r.kind == policy::RuleKind::url; });
   if (has_url_rules || options.inspect) {
     // Block mode: the CA can only ever sign for names the rules allow (name constraints).
-    ca::CaOptions ca_options = options.audit ? ca::CaOptions{} : ca::constraints_from(*policy);
+    ca::CaOptions& ca_options =
+        ca_bounds.emplace(options.audit ? ca::CaOptions{} : ca::constraints_from(*policy));
     if (options.inspect && !options.audit) {
       for (const auto& rule : policy->rules)
-        if (rule.kind == policy::RuleKind::domain || rule.kind == policy::RuleKind::wildcard)
+        if (policy::in_force(rule, policy::Effect::allow) &&
+            (rule.kind == policy::RuleKind::domain || rule.kind == policy::RuleKind::wildcard))
           ca_options.permitted_dns.push_back(rule.domain);
     }
     auto made = ca::RunCa::make(ca_options);
@@ -307,9 +280,11 @@ int run_sandbox(const Options& options) {
   }
 
   DataPlaneConfig config;
-  config.audit_mode = options.audit;
+  config.audit_mode = policy->audit;
   config.police_loopback = options.no_loopback;
+  config.default_allow = policy->default_allow;
   config.ip_entries = table->size();
+  config.deny_entries = deny_table->size();
   config.dns_port4 = (*dns_proxy)->port4();
   config.dns_port6 = (*dns_proxy)->port6();
   config.web_port4 = (*web_proxy)->port4();
@@ -319,6 +294,8 @@ int run_sandbox(const Options& options) {
   auto plane = DataPlane::make(config);
   if (!plane) return fail(plane.error().message);
   if (auto filled = (*plane)->fill_ip_allow(*table); !filled) return fail(filled.error().message);
+  if (auto filled = (*plane)->fill_ip_deny(*deny_table); !filled)
+    return fail(filled.error().message);
   if (auto filled = (*plane)->fill_redirect_ports(web_config.http_ports, web_config.tls_ports);
       !filled)
     return fail(filled.error().message);
@@ -374,6 +351,76 @@ int run_sandbox(const Options& options) {
     warnings.push_back(warning);
   }
 
+  // The run's state as a report: at the end, or when `cgfw ctl report` asks mid-run.
+  std::vector<reports::PolicyChange> timeline;
+  auto run_info = [&](std::map<std::string, std::uint64_t> counters) {
+    reports::RunInfo run;
+    run.mode = policy->audit ? "audit" : "block";
+    run.command = options.attaches() && !options.attach_pid
+                      ? std::vector<std::string>{"cgfw attach", cgroup_path}
+                      : options.command;
+    run.started_at = started_at;
+    run.ended_at = std::chrono::system_clock::now();
+    run.policy = &*policy;
+    run.kernel_counters = std::move(counters);
+    run.warnings = warnings;
+    run.timeline = timeline;
+    return run;
+  };
+
+  // `cgfw ctl`: status, rule and mode changes, reports, stop, for root outside the cgroup.
+  LivePolicy live_policy(*policy, **plane, learned, [&](const policy::Rule& rule) -> std::string {
+    const auto& url = *rule.url;
+    const auto& ports = url.scheme == "https" ? web_config.tls_ports : web_config.http_ports;
+    if (!ports.count(url.port))
+      return "port " + std::to_string(url.port) + " is not sent to the web proxy as " + url.scheme +
+             " (restart with --" + (url.scheme == "https" ? "tls" : "http") + "-port " +
+             std::to_string(url.port) + ")";
+    if (url.scheme == "http") return "";
+    if (!run_ca)
+      return "the run has no CA to look into HTTPS (it started without URL rules or --inspect); "
+             "restart it with the rule";
+    std::string host = url.host.starts_with("*.") ? url.host.substr(2) : url.host;
+    auto leaf = ca::parse_leaf_host(host);
+    if (!leaf || (ca_bounds && !ca::permits(*ca_bounds, *leaf)))
+      return "the run's CA is limited to the hosts of the rules it started with, and " + host +
+             " is not one of them; restart it with the rule";
+    return "";
+  });
+  ControlContext control_context{*policy,
+                                 live_policy,
+                                 journal,
+                                 **plane,
+                                 cgroup_path,
+                                 started_at,
+                                 timeline,
+                                 [&]() -> Result<std::string> {
+                                   if (!any_report_requested(options))
+                                     return make_error(
+                                         "no report was asked for (--report-json, "
+                                         "--report-sarif, --report-md)");
+                                   auto run = run_info(named_counters(**plane));
+                                   if (!write_reports(options, reports::make_report(run, journal)))
+                                     return make_error("the reports could not be written");
+                                   return std::string("reports written, the run goes on");
+                                 },
+                                 [&io] {
+                                   // After the answer is on its way.
+                                   asio::post(io, [] { ::kill(::getpid(), SIGTERM); });
+                                 }};
+  auto control = ControlSocket::make(
+      io, run_dir->path(),
+      [&](pid_t pid) {
+        auto where = cgroup_of_process(pid, *mount);
+        // Unknown counts as inside: refused.
+        return !where || *where == cgroup_path || where->starts_with(cgroup_path + "/");
+      },
+      [&](const nlohmann::json& request, const ControlPeer& peer) {
+        return handle_control_request(control_context, request, peer);
+      });
+  if (!control) return fail(control.error().message);
+  spdlog::debug("control socket {}", (*control)->path());
+
   // Signals go through a signalfd from here on; the child unblocks them before exec.
   sigset_t forwarded;
   sigemptyset(&forwarded);
@@ -418,7 +465,6 @@ int run_sandbox(const Options& options) {
                 "capabilities and namespaces (root among them can undo the sandbox), and sockets "
                 "they opened before the attach are not policed";
     } else {
-      command = {"cgfw attach", cgroup_path};
       // Their sockets are in the cgroup: the egress program sees them, but their connect() is
       // over, so nothing was redirected to the proxies or remembered as allowed.
       warning = "attach mode: the processes of " + cgroup_path +
@@ -432,7 +478,9 @@ int run_sandbox(const Options& options) {
     (*dns_proxy)->start();
     (*web_proxy)->start();
     if (options.ready_file) {
-      if (auto ready = write_ready_file(*options.ready_file, cgroup_path, job_env); !ready) {
+      if (auto ready =
+              write_ready_file(*options.ready_file, cgroup_path, (*control)->path(), job_env);
+          !ready) {
         spdlog::error("{}", ready.error().message);
         cgfw_failed = true;
       }
@@ -562,17 +610,11 @@ int run_sandbox(const Options& options) {
 
   auto totals = journal.totals();
   if (options.fail_on_block && totals.blocked > 0 && exit_status == 0) exit_status = kExitBlocked;
-  reports::RunInfo run;
-  run.mode = options.audit ? "audit" : "block";
+  reports::RunInfo run = run_info(counters);
   run.command = command;
   run.exit_status = command_exit;
   run.signal = command_signal;
   run.cgfw_exit_status = exit_status;
-  run.started_at = started_at;
-  run.ended_at = std::chrono::system_clock::now();
-  run.policy = &*policy;
-  run.kernel_counters = counters;
-  run.warnings = warnings;
   // The JSON report is the source of the other two: one model, three views.
   if (any_report_requested(options) && !write_reports(options, reports::make_report(run, journal)))
     exit_status = kExitCgfwFailed;

@@ -4,6 +4,8 @@
 //   cgfw policy suggest REPORT.json... [--include-blocked] [--collapse-threshold N] [-o FILE]
 //   cgfw policy check FILE...
 //   cgfw attach --cgroup PATH | --unit NAME | --pid PID [cgfw-sandbox options]
+//   cgfw ctl [--socket PATH] status | allow|deny add|remove RULE | mode audit|block | report
+//   cgfw stop [--socket PATH]
 // Exit status: 0 ok; 1 `policy check` found errors; 2 a usage error, or a report that cannot be
 // read or is not a report.
 #include <CLI/CLI.hpp>
@@ -13,6 +15,7 @@
 
 #include "tools/attach_command.h"
 #include "tools/commands.h"
+#include "tools/ctl_command.h"
 
 int main(int argc, char** argv) {
   using namespace cgfw;
@@ -20,6 +23,14 @@ int main(int argc, char** argv) {
   // `attach` takes cgfw-sandbox's options as they are: it is translated, not parsed, here.
   if (argc > 1 && std::string(argv[1]) == "attach")
     return tools::run_attach(std::vector<std::string>(argv + 2, argv + argc), argv[0]);
+  // `ctl` and `stop` read words ("allow add RULE"), which CLI11 would take for subcommands.
+  if (argc > 1 && std::string(argv[1]) == "ctl")
+    return tools::run_ctl(std::vector<std::string>(argv + 2, argv + argc));
+  if (argc > 1 && std::string(argv[1]) == "stop") {
+    std::vector<std::string> args(argv + 2, argv + argc);
+    args.push_back("stop");
+    return tools::run_ctl(args);
+  }
 
   CLI::App app{"cgfw turns cgfw-sandbox's JSON reports into summaries, SARIF and allow lists.",
                "cgfw"};
@@ -28,6 +39,8 @@ int main(int argc, char** argv) {
   app.footer(
       "Also: cgfw attach --cgroup PATH | --unit NAME | --pid PID [cgfw-sandbox options] polices "
       "a running service (docs/attach.md).\n"
+      "cgfw ctl [--socket PATH] status | allow|deny add|remove RULE | mode audit|block | report, "
+      "and cgfw stop, change a run while it goes on (docs/attach.md).\n"
       "Docs: docs/reports.md (reports), docs/rules.md (allow rules).");
 
   auto* report = app.add_subcommand("report", "read a JSON report");

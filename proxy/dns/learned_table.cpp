@@ -3,6 +3,9 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <cstring>
+
+#include "policy/matcher.h"
 
 namespace cgfw::dns {
 namespace {
@@ -64,6 +67,32 @@ Status LearnedTable::learn(int family, const Address& address, const policy::Rul
   // here only makes the web proxy stricter, never looser).
   if (bindings_ < kMaxBindings && entry.names.insert(name).second) ++bindings_;
   return Ok{};
+}
+
+std::size_t LearnedTable::reconcile(const policy::Policy& policy) {
+  std::size_t removed = 0;
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    Entry& entry = it->second;
+    cgfw_port_set ports{};
+    bool overflow = false;
+    for (const std::string& name : entry.names) {
+      if (policy::denied_name(policy, name)) continue;
+      for (const policy::Rule* rule : policy::rules_for_name(policy, name))
+        add_rule_ranges(ports, *rule, overflow);
+    }
+    const bool unchanged = std::memcmp(&ports, &entry.ports, sizeof(ports)) == 0;
+    if (ports.count > 0 && !overflow &&
+        (unchanged || kernel_.put(it->first.first, it->first.second, ports))) {
+      entry.ports = ports;
+      ++it;
+      continue;
+    }
+    kernel_.remove(it->first.first, it->first.second);
+    bindings_ -= entry.names.size();
+    it = entries_.erase(it);
+    ++removed;
+  }
+  return removed;
 }
 
 std::size_t LearnedTable::expire(Clock::time_point now) {

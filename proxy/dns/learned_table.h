@@ -46,6 +46,12 @@ class LearnedTable {
   Status learn(int family, const Address& address, const policy::Rule& rule, std::uint32_t ttl,
                const std::string& name, Clock::time_point now);
 
+  // After the rules changed at run time: every address gets the ports of the rules in force for
+  // the names it was learned for (a denied name counts for nothing); one left with none leaves
+  // the kernel map at once. A kernel write that fails removes the address (fail closed).
+  // Returns how many addresses were removed.
+  std::size_t reconcile(const policy::Policy& policy);
+
   // Forgets every address whose time has passed. Returns how many.
   std::size_t expire(Clock::time_point now);
 

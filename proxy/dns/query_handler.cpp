@@ -112,14 +112,21 @@ void QueryHandler::handle(std::span<const std::uint8_t> query, const ClientInfo&
   const QueryInfo& info = std::get<QueryInfo>(parsed);
   observation.name = info.question.name;
   observation.qtype = qtype_name(info.question.qtype);
-  observation.rule = policy::match_domain(policy_, info.question.name);
-  if (!observation.rule) observation.rule = policy::match_url_host(policy_, info.question.name);
+  // Deny wins: a denied name is refused even when an allow rule names it too.
+  if (const policy::Rule* deny = policy::denied_name(policy_, info.question.name)) {
+    observation.denied = true;
+    observation.reason = policy::denial_reason(*deny);
+  } else {
+    observation.rule = policy::match_domain(policy_, info.question.name);
+    if (!observation.rule) observation.rule = policy::match_url_host(policy_, info.question.name);
+    if (!observation.rule && !policy_.default_allow)
+      observation.reason = "no rule allows this name";
+  }
   if (observation.rule && observation.rule->kind == policy::RuleKind::wildcard)
     observation.suspicious = suspicious_name(info.question.name);
 
-  if (!observation.rule) {
-    observation.reason = "no rule allows this name";
-    if (!settings_.audit) {
+  if (!observation.reason.empty()) {
+    if (!policy_.audit) {
       observe_(observation);
       respond(make_error_response(query, settings_.block_rcode));
       return;
@@ -159,7 +166,9 @@ void QueryHandler::on_answer(const QueryInfo& query, DnsObservation observation,
   for (const auto& learned : chain.addresses) {
     std::string text = address_text(learned.family, learned.address);
     observation.answers.push_back(text);
-    if (!observation.rule) continue;  // audit mode, name not allowed: nothing to learn
+    // Audit mode with the name not allowed, or allowed by default (deny-list mode, where the
+    // kernel passes what no deny rule names): nothing to learn.
+    if (!observation.rule) continue;
     if (is_internal_address(learned.family, learned.address)) {
       // DNS never opens internal addresses; an explicit IP rule still can (the LPM map).
       not_learned.push_back(text);
@@ -174,7 +183,7 @@ void QueryHandler::on_answer(const QueryInfo& query, DnsObservation observation,
       if (!put) break;
     }
     if (!put) {
-      if (settings_.audit) {
+      if (policy_.audit) {
         not_learned.push_back(text + " (" + put.error().message + ")");
         continue;
       }

@@ -33,15 +33,16 @@ struct DnsObservation {
   std::string name;       // as asked (lower-case); "" when the query could not be parsed
   std::string qtype;      // "A", "AAAA", "TYPE65", ...
   bool allowed = false;
-  bool would_block = false;  // audit mode: forwarded only because nothing is enforced
-  const policy::Rule* rule = nullptr;
+  bool would_block = false;               // audit mode: forwarded only because nothing is enforced
+  bool denied = false;                    // a deny rule names it (`reason` says which)
+  const policy::Rule* rule = nullptr;     // the allow rule, if any
   std::string reason;                     // why blocked, or notes (e.g. addresses not learned)
   std::vector<std::string> answers;       // addresses and "CNAME target" lines of the chain
   std::optional<std::string> suspicious;  // why the name looks like data smuggled out
 };
 
+// Audit mode is the policy's (Policy::audit): it can change while the proxy runs.
 struct QueryPolicy {
-  bool audit = false;
   Rcode block_rcode = Rcode::nxdomain;
 };
 

@@ -164,9 +164,10 @@ bool url_host_matches(std::string_view pattern, std::string_view host) {
 }
 
 bool url_rule_applies(const policy::Rule& rule, std::string_view host, std::string_view scheme,
-                      std::uint16_t port) {
-  return rule.kind == policy::RuleKind::url && rule.url && rule.url->scheme == scheme &&
-         rule.url->port == port && url_host_matches(rule.url->host, host);
+                      std::uint16_t port, policy::Effect effect = policy::Effect::allow) {
+  return policy::in_force(rule, effect) && rule.kind == policy::RuleKind::url && rule.url &&
+         rule.url->scheme == scheme && rule.url->port == port &&
+         url_host_matches(rule.url->host, host);
 }
 
 struct Authority {
@@ -355,6 +356,13 @@ bool host_has_url_rules(const policy::Policy& policy, std::string_view host,
   });
 }
 
+bool host_has_deny_url_rules(const policy::Policy& policy, std::string_view host,
+                             std::string_view scheme, std::uint16_t port) {
+  return std::any_of(policy.rules.begin(), policy.rules.end(), [&](const policy::Rule& rule) {
+    return url_rule_applies(rule, host, scheme, port, policy::Effect::deny);
+  });
+}
+
 RequestDecision check_request(const policy::Policy& policy, const RequestHead& head,
                               std::string_view scheme, std::string_view tls_name,
                               std::uint16_t port) {
@@ -412,6 +420,32 @@ RequestDecision check_request(const policy::Policy& policy, const RequestHead& h
   decision.url = std::string(scheme) + "://" + decision.host +
                  (port == default_port ? "" : ":" + std::to_string(port)) + decision.path +
                  std::string(query);
+
+  // Deny wins: a denied host, or a path a deny URL rule covers in either spelling (a server
+  // may read the path as sent or normalized; either reading must not reach a denied path).
+  if (const policy::Rule* deny = policy::denied_name(policy, decision.host))
+    return refused(decision, policy::denial_reason(*deny));
+  if (authority->is_ip) {
+    if (const policy::Rule* deny = policy::denied_ip(policy, authority->family, authority->address,
+                                                     port, policy::Transport::tcp))
+      return refused(decision, policy::denial_reason(*deny));
+  }
+  if (host_has_deny_url_rules(policy, decision.host, scheme, port)) {
+    if (asterisk) {
+      return refused(decision, "deny URL rules cover some paths of " + decision.host +
+                                   ", and 'OPTIONS *' cannot be checked against them");
+    }
+    if (!forms) return refused(decision, "ambiguous path: " + why);
+    for (const policy::Rule& rule : policy.rules) {
+      if (!url_rule_applies(rule, decision.host, scheme, port, policy::Effect::deny)) continue;
+      if (path_matches(*rule.url, forms->normalized) || path_matches(*rule.url, forms->as_sent))
+        return refused(decision, policy::denial_reason(rule));
+    }
+  }
+  if (policy.default_allow) {
+    decision.allowed = true;  // only deny rules were given, and none covers this request
+    return decision;
+  }
 
   if (host_has_url_rules(policy, decision.host, scheme, port)) {
     if (asterisk) {

@@ -30,11 +30,16 @@ RequestDecision check_request(const policy::Policy& policy, const RequestHead& h
                               std::string_view scheme, std::string_view tls_name,
                               std::uint16_t port);
 
-// True if a URL rule of this scheme and port names `host` (exactly, or by a "*." wildcard host),
-// so the proxy must see the requests (intercept TLS) to enforce it. `host` as in
+// True if an active allow URL rule of this scheme and port names `host` (exactly, or by a "*."
+// wildcard host), so the proxy must see the requests (intercept TLS) to enforce it. `host` as in
 // RequestDecision::host (lower-case, no trailing dot).
 bool host_has_url_rules(const policy::Policy& policy, std::string_view host,
                         std::string_view scheme, std::uint16_t port);
+
+// True if an active deny URL rule of this scheme and port names `host`: the proxy must see the
+// requests to refuse the denied paths.
+bool host_has_deny_url_rules(const policy::Policy& policy, std::string_view host,
+                             std::string_view scheme, std::uint16_t port);
 
 // Normalizes the path (the part before '?') of an origin-form target: %XX of unreserved
 // characters decoded, other escapes upper-cased, "." and ".." resolved, "//" collapsed. Returns

@@ -1,5 +1,7 @@
 #include "proxy/tls/http_session.h"
 
+#include "policy/matcher.h"
+
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
@@ -114,7 +116,19 @@ asio::awaitable<void> http_session(ByteStream& client, const SessionContext& con
           bool allowed = decision.allowed;
           std::string reason = decision.reason;
           std::string suggested;
-          if (allowed && context.host_bound && !context.host_bound(decision.host)) {
+          if (allowed) {
+            const auto& original = context.client.original;
+            if (const policy::Rule* deny =
+                    policy::denied_ip(*context.policy, original.family, original.address,
+                                      original.port, policy::Transport::tcp)) {
+              allowed = false;
+              current.rule = nullptr;
+              reason = policy::denial_reason(*deny);
+            }
+          }
+          // Deny-list mode: an address no deny rule names may be reached under any name.
+          if (allowed && context.host_bound && !context.policy->default_allow &&
+              !context.host_bound(decision.host)) {
             allowed = false;
             reason = "domain fronting: Host '" + decision.host + "' was not resolved to " +
                      destination_text(context.client.original);
@@ -126,7 +140,7 @@ asio::awaitable<void> http_session(ByteStream& client, const SessionContext& con
                                                    context.client.original.port))
             suggested = context.scheme + "://" + decision.host + decision.path;
           current.reason = reason;
-          if (!allowed && context.audit && !decision.host.empty()) {
+          if (!allowed && context.policy->audit && !decision.host.empty()) {
             current.would_block = true;
             allowed = true;
           }

@@ -59,7 +59,6 @@ using ConnectUpstream = std::function<asio::awaitable<Upstream>()>;
 
 struct SessionContext {
   const policy::Policy* policy = nullptr;
-  bool audit = false;
   std::string scheme;    // "http" or "https"
   std::string tls_name;  // https: the SNI the client used; http: ""
   WebClient client;

@@ -19,6 +19,21 @@ TlsDecision decide_tls(const policy::Policy& policy, const ClientHello& hello,
                        const std::function<bool(const std::string&)>& resolved_for,
                        const std::function<bool(const std::string&)>& host_needs_interception) {
   TlsDecision decision;
+  // Deny wins, by address and by server name alike.
+  const policy::Rule* deny = policy::denied_ip(policy, destination.family, destination.address,
+                                               destination.port, policy::Transport::tcp);
+  if (!deny && hello.has_sni) deny = policy::denied_name(policy, hello.sni);
+  if (deny) {
+    decision.reason = policy::denial_reason(*deny);
+    return decision;
+  }
+  if (policy.default_allow) {
+    // Only deny rules were given: what they do not name passes, looked into only where deny URL
+    // rules need the requests.
+    decision.action = hello.has_sni && host_needs_interception(hello.sni) ? TlsAction::intercept
+                                                                          : TlsAction::passthrough;
+    return decision;
+  }
   const policy::Rule* ip_rule = policy::match_ip(policy, destination.family, destination.address,
                                                  destination.port, policy::Transport::tcp);
   if (!hello.has_sni) {

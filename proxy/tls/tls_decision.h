@@ -30,6 +30,9 @@ struct Destination {
 // `resolved_for(name)`: the destination address is one the DNS proxy learned for `name`.
 // `host_needs_interception(name)`: URL rules name this host (or every host is inspected).
 // Rules, in order:
+//  - a deny rule covering the destination address and port, or naming the SNI: blocked;
+//  - only deny rules given (Policy::default_allow): passthrough, or intercept where deny URL
+//    rules name the host;
 //  - no SNI: allowed only by an IP rule covering the destination (passthrough);
 //  - SNI whose host has URL rules: intercept, provided the destination is bound to the name
 //    (resolved for it, or an IP rule covers it);

@@ -120,7 +120,8 @@ asio::awaitable<void> WebProxy::accept_loop(tcp::acceptor& acceptor) {
 
 bool WebProxy::needs_interception(const std::string& host, std::uint16_t port) const {
   if (config_.inspect_all) return true;
-  return http::host_has_url_rules(policy_, host, "https", port);
+  return http::host_has_url_rules(policy_, host, "https", port) ||
+         http::host_has_deny_url_rules(policy_, host, "https", port);
 }
 
 asio::awaitable<void> WebProxy::serve(tcp::socket client) {
@@ -189,7 +190,7 @@ asio::awaitable<void> WebProxy::serve_tls(tcp::socket client, WebClient who) {
   observation.rule = decision.rule;
   observation.reason = decision.reason;
   observation.suggested_rule = decision.suggested_rule;
-  if (decision.action == TlsAction::block && config_.audit) {
+  if (decision.action == TlsAction::block && policy_.audit) {
     observation.would_block = true;
     decision.action = TlsAction::passthrough;
   }
@@ -264,7 +265,6 @@ asio::awaitable<void> WebProxy::serve_http(tcp::socket client, WebClient who) {
   TcpStream stream(client);
   SessionContext context;
   context.policy = &policy_;
-  context.audit = config_.audit;
   context.scheme = "http";
   context.client = who;
   context.observe = hooks_.observe;
@@ -320,7 +320,6 @@ asio::awaitable<void> WebProxy::intercept(tcp::socket client, WebClient who, std
   TlsStream stream(std::move(*channel));
   SessionContext context;
   context.policy = &policy_;
-  context.audit = config_.audit;
   context.scheme = "https";
   context.tls_name = name;
   context.client = who;

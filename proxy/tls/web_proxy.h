@@ -59,8 +59,8 @@ struct WebProxyHooks {
   std::function<void(const WebObservation&)> observe;
 };
 
+// Audit mode is the policy's (Policy::audit): it can change while the proxy runs.
 struct WebProxyConfig {
-  bool audit = false;
   bool inspect_all = false;  // --inspect: intercept every allowed TLS host
   std::set<std::uint16_t> http_ports{80};
   std::set<std::uint16_t> tls_ports{443};
