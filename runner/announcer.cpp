@@ -39,6 +39,8 @@ std::string format_block_line(const reports::Event& event) {
             event.suggested_rule.value_or("--allow-unix " + event.path.value_or(""));
   else if (!unix_socket && !device && event.suggested_rule)
     line += "; to allow it, add the rule: " + *event.suggested_rule;
+  else if (event.reason && event.reason->starts_with("denied by the deny rule"))
+    line += "; to allow it, remove that deny rule";
   return line;
 }
 

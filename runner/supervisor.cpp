@@ -40,6 +40,7 @@
 #include "runner/report_outputs.h"
 #include "runner/run_directory.h"
 #include "runner/run_loop.h"
+#include "runner/sd_notify.h"
 #include "runner/target_cgroup.h"
 #include "runner/unix_trap.h"
 #include "runner/watchdog.h"
@@ -485,6 +486,11 @@ int run_sandbox(const Options& options) {
         cgfw_failed = true;
       }
     }
+    // Under systemd (cgfw@.service, Type=notify): the unit's start waits for this.
+    if (auto notified = notify_systemd("READY=1\nSTATUS=policing " + cgroup_path); !notified) {
+      spdlog::error("{}", notified.error().message);
+      cgfw_failed = true;
+    }
     spdlog::debug("policing {}", cgroup_path);
     int watchdog_pidfd = (*watchdog)->pidfd();
     while (!cgfw_failed) {
@@ -611,7 +617,7 @@ int run_sandbox(const Options& options) {
   auto totals = journal.totals();
   if (options.fail_on_block && totals.blocked > 0 && exit_status == 0) exit_status = kExitBlocked;
   reports::RunInfo run = run_info(counters);
-  run.command = command;
+  if (!command.empty()) run.command = command;  // --attach-pid: the attached process's
   run.exit_status = command_exit;
   run.signal = command_signal;
   run.cgfw_exit_status = exit_status;

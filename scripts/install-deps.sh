@@ -22,6 +22,8 @@ test_packages=(
   libclang-rt-14-dev libgtest-dev libgmock-dev python3 python3-jsonschema iproute2 curl netcat-openbsd iputils-ping
   dnsutils openssl nginx-light git wget
   procps
+  # systemd-analyze verify: the shipped units (packaging/systemd/)
+  systemd
   # the GitHub Action (action/, dist/): node and npm
   nodejs
 )
