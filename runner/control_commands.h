@@ -33,9 +33,8 @@ struct ControlContext {
   std::function<void()> stop;
 };
 
-// Commands: "status", "allow add", "allow remove", "deny add", "deny remove" (with "argument":
-// the rule), "mode" ("argument": "audit" or "block"), "report", "stop".
-nlohmann::json handle_control_request(ControlContext& context, const nlohmann::json& request,
+// Answers a parsed request (control_request.h): status, or a change recorded in the timeline.
+nlohmann::json handle_control_request(ControlContext& context, const ControlRequest& request,
                                       const ControlPeer& peer);
 
 }  // namespace cgfw::runner

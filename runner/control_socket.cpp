@@ -84,17 +84,11 @@ struct Session : std::enable_shared_from_this<Session> {
     const auto newline = request.find('\n');
     if (newline == std::string::npos && !error) return read();
     if (newline != std::string::npos) request.resize(newline);
-    auto parsed = nlohmann::json::parse(request, nullptr, false);
-    if (parsed.is_discarded() || !parsed.is_object() || !parsed.contains("command") ||
-        !parsed["command"].is_string())
-      return answer(control_error("not a control request (one JSON object with a \"command\")"));
+    auto parsed = parse_control_request(request);
+    if (!parsed) return answer(control_error(parsed.error().message));
     auto owner = state.lock();
     if (!owner) return;
-    try {
-      answer(owner->handler(parsed, peer));
-    } catch (const std::exception& e) {  // a field of the wrong type, say
-      answer(control_error(std::string("bad request: ") + e.what()));
-    }
+    answer(owner->handler(*parsed, peer));
   }
 
   void answer(const nlohmann::json& response) {

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/result.h"
+#include "runner/control_request.h"
 
 namespace cgfw::runner {
 
@@ -29,8 +30,8 @@ class ControlSocket {
   static constexpr const char* kFileName = "control.sock";
   static constexpr std::size_t kMaxRequestBytes = 64 * 1024;
 
-  // The answer to one request, from a trusted peer.
-  using Handler = std::function<nlohmann::json(const nlohmann::json& request, const ControlPeer&)>;
+  // The answer to one well-formed request, from a trusted peer.
+  using Handler = std::function<nlohmann::json(const ControlRequest& request, const ControlPeer&)>;
   // True when the peer runs inside the policed cgroup (refused).
   using InsidePoliced = std::function<bool(pid_t)>;
 

@@ -416,7 +416,7 @@ int run_sandbox(const Options& options) {
         // Unknown counts as inside: refused.
         return !where || *where == cgroup_path || where->starts_with(cgroup_path + "/");
       },
-      [&](const nlohmann::json& request, const ControlPeer& peer) {
+      [&](const ControlRequest& request, const ControlPeer& peer) {
         return handle_control_request(control_context, request, peer);
       });
   if (!control) return fail(control.error().message);

@@ -26,7 +26,12 @@ report_reader=("$root"/reports/{report_view,findings,markdown,policy_suggest,sar
 clang++ "${flags[@]}" -DCGFW_VERSION="\"$version\"" "${report_reader[@]}" "$root"/policy/*.cpp \
   "$root/tests/fuzz/report_reader_fuzz.cpp" -lidn2 -lpsl -o "$out/report_reader_fuzz"
 
-for target in rule_parser dns_query dns_answer client_hello http_request report_reader; do
+# What the control socket makes of a line from `cgfw ctl` (or anything else that connects).
+clang++ "${flags[@]}" "$root/runner/control_request.cpp" "$root"/policy/*.cpp \
+  "$root/tests/fuzz/control_request_fuzz.cpp" -lidn2 -lpsl -o "$out/control_request_fuzz"
+
+for target in rule_parser dns_query dns_answer client_hello http_request report_reader \
+  control_request; do
   corpus="$out/corpus-$target"
   mkdir -p "$corpus"
   cp -n "$root/tests/fuzz/corpus/$target/"* "$corpus/" 2>/dev/null || true
