@@ -22,32 +22,20 @@ static __always_inline int is_loopback(const struct cgfw_packet *pkt)
 	return pkt->daddr[15] == 1;
 }
 
-static __always_inline struct cgfw_port_set *lookup_allow(const struct cgfw_packet *pkt)
+/* The longest prefix of an LPM trie pair (allow_v4/v6 or deny_v4/v6) covering the destination. */
+static __always_inline struct cgfw_port_set *lookup_prefix(void *trie_v4, void *trie_v6,
+							  const struct cgfw_packet *pkt)
 {
 	if (pkt->family == AF_INET) {
 		struct cgfw_lpm_key_v4 key = {.prefix_len = 32};
 
 		__builtin_memcpy(key.addr, pkt->daddr, 4);
-		return bpf_map_lookup_elem(&allow_v4, &key);
+		return bpf_map_lookup_elem(trie_v4, &key);
 	}
 	struct cgfw_lpm_key_v6 key = {.prefix_len = 128};
 
 	__builtin_memcpy(key.addr, pkt->daddr, 16);
-	return bpf_map_lookup_elem(&allow_v6, &key);
-}
-
-static __always_inline struct cgfw_port_set *lookup_deny(const struct cgfw_packet *pkt)
-{
-	if (pkt->family == AF_INET) {
-		struct cgfw_lpm_key_v4 key = {.prefix_len = 32};
-
-		__builtin_memcpy(key.addr, pkt->daddr, 4);
-		return bpf_map_lookup_elem(&deny_v4, &key);
-	}
-	struct cgfw_lpm_key_v6 key = {.prefix_len = 128};
-
-	__builtin_memcpy(key.addr, pkt->daddr, 16);
-	return bpf_map_lookup_elem(&deny_v6, &key);
+	return bpf_map_lookup_elem(trie_v6, &key);
 }
 
 static __always_inline __u32 run_mode(void)
@@ -97,7 +85,7 @@ static __always_inline void match_ports(const struct cgfw_port_set *set,
 static __always_inline int denied(const struct cgfw_packet *pkt, struct cgfw_decision *d)
 {
 	struct cgfw_decision match = {.verdict = CGFW_VERDICT_BLOCK};
-	struct cgfw_port_set *set = lookup_deny(pkt);
+	struct cgfw_port_set *set = lookup_prefix(&deny_v4, &deny_v6, pkt);
 
 	if (!set)
 		return 0;
@@ -138,7 +126,7 @@ static __always_inline void decide(const struct cgfw_packet *pkt, int parse_erro
 			d->reason = CGFW_REASON_PORT;
 			match_ports(learned, pkt, d);
 		}
-		set = lookup_allow(pkt);
+		set = lookup_prefix(&allow_v4, &allow_v6, pkt);
 		if (set && d->verdict != CGFW_VERDICT_ALLOW) {
 			d->reason = CGFW_REASON_PORT;
 			match_ports(set, pkt, d);

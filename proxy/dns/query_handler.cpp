@@ -159,6 +159,23 @@ void QueryHandler::on_answer(const QueryInfo& query, DnsObservation observation,
   const AnswerInfo& info = std::get<AnswerInfo>(parsed);
 
   ChainResult chain = addresses_for(info, query.question.name);
+  // Deny wins along the whole chain: an allowed name whose CNAME leads to a denied one would
+  // otherwise hand out the denied name's addresses.
+  for (std::size_t i = 1; i < chain.chain.size(); ++i) {
+    const policy::Rule* deny = policy::denied_name(policy_, chain.chain[i]);
+    if (!deny) continue;
+    observation.denied = true;
+    observation.rule = nullptr;  // nothing of this answer is learned
+    observation.reason = "CNAME " + chain.chain[i] + ": " + policy::denial_reason(*deny);
+    if (!policy_.audit) {
+      observation.allowed = false;
+      observe_(observation);
+      respond(make_error_response(original_query, settings_.block_rcode));
+      return;
+    }
+    observation.would_block = true;
+    break;
+  }
   for (std::size_t i = 1; i < chain.chain.size(); ++i)
     observation.answers.push_back("CNAME " + chain.chain[i]);
   std::vector<std::string> not_learned;

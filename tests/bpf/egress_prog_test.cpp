@@ -64,6 +64,41 @@ class EgressProgram : public ::testing::Test {
   std::vector<cgfw_flow_event> events_;
 };
 
+// Deny tries are looked up first; the mode bits in the control map change decisions of the
+// running program (live `cgfw ctl mode`, and a run with deny rules only).
+TEST_F(EgressProgram, DenyWinsAndTheModeBitsApplyAtOnce) {
+  CGFW_REQUIRE_ROOT();
+  load({"198.51.100.0/24"});
+  policy::Policy deny_policy;
+  policy::append_rules(deny_policy, policy::parse_rule("placeholder.example", "t").rules);  // id 0
+  auto parsed = policy::parse_rule("198.51.100.7:443", "deny");
+  policy::make_deny_rules(parsed);
+  policy::append_rules(deny_policy, parsed.rules);
+  auto deny = build_ip_table(deny_policy, policy::Effect::deny);
+  ASSERT_TRUE(deny.ok());
+  ASSERT_TRUE(plane_->fill_ip_deny(*deny).ok());
+
+  EXPECT_EQ(run({.destination = "198.51.100.7", .destination_port = 443}), 0);
+  EXPECT_EQ(last_event().reason, CGFW_REASON_DENIED);
+  EXPECT_EQ(last_event().rule_id, 1u);
+  EXPECT_EQ(run({.destination = "198.51.100.7", .destination_port = 80}), 1) << "other ports";
+  EXPECT_EQ(run({.destination = "203.0.113.9", .destination_port = 80}), 0);
+
+  ASSERT_TRUE(plane_->set_mode(false, true).ok());  // deny rules only: the rest passes
+  EXPECT_EQ(run({.destination = "203.0.113.9", .destination_port = 80}), 1);
+  EXPECT_EQ(last_event().reason, CGFW_REASON_DEFAULT);
+  EXPECT_EQ(run({.destination = "198.51.100.7", .destination_port = 443}), 0) << "deny still wins";
+
+  ASSERT_TRUE(plane_->set_mode(true, false).ok());  // audit
+  EXPECT_EQ(run({.destination = "198.51.100.7", .destination_port = 443}), 1);
+  EXPECT_EQ(last_event().verdict, CGFW_VERDICT_AUDIT);
+  ASSERT_TRUE(plane_->set_mode(false, false).ok());
+  EXPECT_EQ(run({.destination = "203.0.113.9", .destination_port = 80}), 0);
+
+  ASSERT_TRUE(plane_->fill_ip_deny({}).ok());  // `cgfw ctl deny remove`
+  EXPECT_EQ(run({.destination = "198.51.100.7", .destination_port = 443}), 1);
+}
+
 TEST_F(EgressProgram, AllowsTcpToAnAllowedAddressAndPort) {
   CGFW_REQUIRE_ROOT();
   load({"198.51.100.10:443"});

@@ -12,12 +12,14 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
 #include "tests/support/connect_worker.h"
 #include "tests/support/fake_internet.h"
 #include "tests/support/sandbox_process.h"
+#include "tests/support/test_cgroup.h"
 
 namespace cgfw::testing {
 namespace {
@@ -152,16 +154,9 @@ class AttachCgroup : public Attach {
   void SetUp() override {
     Attach::SetUp();
     if (IsSkipped()) return;
-    std::string mount = cgroup2_mount();
-    ASSERT_FALSE(mount.empty());
-    // Not "cgfw-": that prefix is cgfw's own (its sweep parses a runner pid after it).
-    cgroup_ = mount + "/cgfwtest-" + std::to_string(::getpid()) + ".service";
-    std::filesystem::create_directory(cgroup_);
-  }
-  void TearDown() override {
-    if (cgroup_.empty()) return;
-    std::ofstream(cgroup_ + "/cgroup.kill") << "1" << std::endl;
-    eventually([&] { return ::rmdir(cgroup_.c_str()) == 0 || errno == ENOENT; }, 10s);
+    target_.emplace("");
+    cgroup_ = target_->path();
+    ASSERT_FALSE(cgroup_.empty()) << "no cgroup2 mount";
   }
   std::unique_ptr<SandboxProcess> attach_to(std::vector<std::string> how,
                                             std::vector<std::string> more = {}) {
@@ -171,6 +166,7 @@ class AttachCgroup : public Attach {
     eventually([&] { return std::filesystem::exists(ready_); }, 20s);
     return sandbox;
   }
+  std::optional<TestCgroup> target_;
   std::string cgroup_;
 };
 

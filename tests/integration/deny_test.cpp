@@ -45,7 +45,7 @@ TEST_F(DenyRules, OnlyDenyRulesAllowTheRestAndRefuseWhatTheyName) {
   const std::string probe = CGFW_ESCAPE_PROBE;
   auto result = run_sandbox(
       args({"--deny", "evil.test", "--deny", "198.51.100.11:9000", "--deny",
-            "https://allowed.test/secret/*"}),
+            "https://allowed.test/secret/*", "--deny", "*.cdn-provider.test"}),
       {"sh", "-c",
        // Not denied: passes without any allow rule, by name and by address.
        "curl -sS --max-time 5 -o /dev/null -w 'whoami %{http_code}\\n' "
@@ -57,6 +57,7 @@ TEST_F(DenyRules, OnlyDenyRulesAllowTheRestAndRefuseWhatTheyName) {
            "curl -sS --max-time 5 -o /dev/null -w 'secret %{http_code}\\n' "
            "https://allowed.test/secret/key; "
            "getent hosts evil.test || echo 'evil dns refused'; "
+           "getent hosts cdn.allowed.test || echo 'cname refused'; "
            "curl -sS --max-time 5 --cacert " +
            ca_ +
            " --resolve evil.test:443:198.51.100.20 https://evil.test/ || echo 'evil sni "
@@ -67,6 +68,7 @@ TEST_F(DenyRules, OnlyDenyRulesAllowTheRestAndRefuseWhatTheyName) {
   EXPECT_NE(result.out.find("secret 403"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("evil dns refused"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("evil sni refused"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("cname refused"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("REFUSED connect EPERM"), std::string::npos) << result.out;
   EXPECT_NE(result.err.find("only deny rules were given"), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("denied by the deny rule 'evil.test' (--deny #1:1:1); to allow it, "
@@ -80,6 +82,10 @@ TEST_F(DenyRules, OnlyDenyRulesAllowTheRestAndRefuseWhatTheyName) {
   EXPECT_EQ(report["policy"]["default"], "allow");
   EXPECT_TRUE(has_event(report, "dns", "evil.test", "denied by the deny rule 'evil.test'"));
   EXPECT_TRUE(has_event(report, "tls", "evil.test", "denied by the deny rule 'evil.test'"));
+  // A name no rule denies, whose CNAME chain leads to a denied one.
+  EXPECT_TRUE(has_event(report, "dns", "cdn.allowed.test",
+                        "CNAME edge.cdn-provider.test: denied by the deny rule "
+                        "'*.cdn-provider.test'"));
   EXPECT_TRUE(has_event(report, "http", "https://allowed.test/secret/key",
                         "denied by the deny rule 'https://allowed.test/secret/*'"));
   EXPECT_TRUE(

@@ -8,11 +8,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "tests/support/connect_worker.h"
 #include "tests/support/fake_internet.h"
 #include "tests/support/sandbox_process.h"
+#include "tests/support/test_cgroup.h"
 
 namespace cgfw::testing {
 namespace {
@@ -25,15 +27,9 @@ class LiveControl : public ::testing::Test {
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "SKIPPED LOUDLY: integration tests need root";
     net_ = FakeInternet::up();
-    std::string mount = cgroup2_mount();
-    ASSERT_FALSE(mount.empty());
-    cgroup_ = mount + "/cgfwtest-live-" + std::to_string(::getpid()) + ".service";
-    std::filesystem::create_directory(cgroup_);
-  }
-  void TearDown() override {
-    if (cgroup_.empty()) return;
-    std::ofstream(cgroup_ + "/cgroup.kill") << "1" << std::endl;
-    eventually([&] { return ::rmdir(cgroup_.c_str()) == 0 || errno == ENOENT; }, 10s);
+    target_.emplace("live-");
+    cgroup_ = target_->path();
+    ASSERT_FALSE(cgroup_.empty()) << "no cgroup2 mount";
   }
 
   // cgfw attached to the test cgroup; the control socket from its ready file.
@@ -64,6 +60,7 @@ class LiveControl : public ::testing::Test {
   std::unique_ptr<FakeInternet> net_;
   TempDir dir_;
   std::string ready_ = dir_.file("ready.json");
+  std::optional<TestCgroup> target_;
   std::string cgroup_;
   std::string socket_;
 };
