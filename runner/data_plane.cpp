@@ -55,6 +55,9 @@ Result<std::unique_ptr<DataPlane>> DataPlane::make(const DataPlaneConfig& config
   plane->learned_entries_ = std::max<std::uint32_t>(config.learned_entries, 1);
   bpf_map__set_max_entries(plane->skel_->maps.learned_v4, plane->learned_entries_);
   bpf_map__set_max_entries(plane->skel_->maps.learned_v6, plane->learned_entries_);
+  for (bpf_map* flow_map : {plane->skel_->maps.proxy_clients, plane->skel_->maps.reported_flows,
+                            plane->skel_->maps.original_dests, plane->skel_->maps.client_sockets})
+    bpf_map__set_max_entries(flow_map, std::max<std::uint32_t>(config.flow_entries, 64));
   if (!config.police_devices) bpf_program__set_autoload(plane->skel_->progs.cgfw_device, false);
 
   int err = cgfw_bpf__load(plane->skel_);

@@ -36,6 +36,9 @@ struct DataPlaneConfig {
   std::uint32_t learned_entries = 65536;
   // Refuse opening TUN/TAP devices (cgroup/dev). Off only with --allow-privileged.
   bool police_devices = true;
+  // Entries of the preallocated per-flow LRU maps (proxy clients, reported flows, original
+  // destinations, client sockets). A pinned export, with no proxy and no reader, needs few.
+  std::uint32_t flow_entries = 65536;
 };
 
 using FlowEventHandler = std::function<void(const cgfw_flow_event&)>;

@@ -116,6 +116,12 @@ std::variant<Options, int> parse_options(int argc, const char* const* argv) {
                  "police the cgroup that process PID is in (cgfw attach --pid)")
       ->type_name("PID")
       ->check(CLI::Range(1, 1 << 30));
+  app.add_option("--export-egress-filter", options.export_egress_filter,
+                 "pin the IP rules as a cgroup egress program at PIN (on bpffs) for systemd's "
+                 "IPEgressFilterPath=, and exit (docs/ipegressfilter.md)")
+      ->type_name("PIN");
+  app.add_flag("--replace", options.replace_export,
+               "with --export-egress-filter: replace an earlier export at the same path");
   app.add_flag("--fail-open", options.fail_open,
                "with --attach-cgroup/--attach-unit/--attach-cgroup-of: should cgfw die, detach "
                "its programs (egress opens) instead of locking the cgroup's egress down; for a "
@@ -162,6 +168,26 @@ std::variant<Options, int> parse_options(int argc, const char* const* argv) {
                             : options.attach_cgroup ? "--attach-cgroup"
                             : options.attach_unit   ? "--attach-unit"
                                                     : "--attach-cgroup-of";
+  if (options.export_egress_filter) {
+    const char* conflict = !options.command.empty() ? "a command"
+                           : attach_modes > 0       ? attach_flag
+                           : options.audit          ? "--audit"
+                           : options.ready_file     ? "--ready-file"
+                                                    : nullptr;
+    if (conflict) {
+      std::fprintf(stderr,
+                   "cgfw-sandbox: --export-egress-filter only pins the rules and exits; %s does "
+                   "not go with it\n",
+                   conflict);
+      return kExitCgfwFailed;
+    }
+    options.verbosity = verbose ? Verbosity::verbose : quiet ? Verbosity::quiet : Verbosity::normal;
+    return options;
+  }
+  if (options.replace_export) {
+    std::fprintf(stderr, "cgfw-sandbox: --replace goes with --export-egress-filter\n");
+    return kExitCgfwFailed;
+  }
   if (attach_modes > 1) {
     std::fprintf(stderr,
                  "cgfw-sandbox: give one of --attach-pid, --attach-cgroup, --attach-unit and "

@@ -58,6 +58,10 @@ struct Options {
     return attach_cgroup || attach_unit || attach_cgroup_of;
   }
   bool attaches() const { return attach_pid || attaches_to_existing_cgroup(); }
+  // --export-egress-filter PIN [--replace]: pin the IP rules as a program for systemd's
+  // IPEgressFilterPath= and exit; nothing is run or attached.
+  std::optional<std::string> export_egress_filter;
+  bool replace_export = false;
 };
 
 // Parses argv. Returns Options, or the exit status to leave with (0 after --help/--version,

@@ -31,6 +31,7 @@
 #include "runner/control_commands.h"
 #include "runner/control_socket.h"
 #include "runner/data_plane.h"
+#include "runner/egress_filter_export.h"
 #include "runner/exec_tracker.h"
 #include "runner/flow_events.h"
 #include "runner/ip_allow_table.h"
@@ -88,6 +89,14 @@ int run_sandbox(const Options& options) {
 
   auto policy = load_policy(options);
   if (!policy) return fail(policy.error().message);
+  if (options.export_egress_filter) {
+    auto exported =
+        export_egress_filter(*policy, *options.export_egress_filter, options.replace_export);
+    if (!exported) return fail(exported.error().message);
+    spdlog::info("pinned the egress filter at {}: use it with IPEgressFilterPath={}",
+                 *options.export_egress_filter, *options.export_egress_filter);
+    return 0;
+  }
   std::vector<std::string> warnings;
   if (policy->default_allow) {
     std::string warning =
@@ -520,6 +529,7 @@ int run_sandbox(const Options& options) {
       std::vector<std::string> read_only = {RunDirectory::kBase};
       read_only.push_back(run_dir->path());
       read_only.insert(read_only.end(), options.allow_files.begin(), options.allow_files.end());
+      read_only.insert(read_only.end(), options.deny_files.begin(), options.deny_files.end());
       auto plan = plan_isolation(denied, options.allow_unix, read_only);
       if (!plan) return fail(plan.error().message);
       auto traps =
