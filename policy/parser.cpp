@@ -379,6 +379,13 @@ void make_deny_rules(ParseResult& parsed) {
           rule.where, rule.text,
           "a deny rule for a name denies it on every port (names are refused in DNS, TLS and "
           "HTTP, which know no port); write the name alone, or deny the addresses with ports"});
+    if (rule.kind == RuleKind::url && rule.url && rule.url->scheme == "https" &&
+        (rule.url->host.starts_with("[") ||
+         rule.url->host.find_first_not_of("0123456789.") == std::string::npos))
+      parsed.errors.push_back(ParseError{
+          rule.where, rule.text,
+          "an HTTPS deny URL rule needs a host name: TLS to a bare address carries no name to "
+          "look into it by; deny the address instead"});
   }
   if (!parsed.errors.empty()) parsed.rules.clear();
 }

@@ -151,8 +151,11 @@ json make_report(const RunInfo& run, const Journal& journal) {
 }
 
 Status write_json_file(const std::string& path, const json& document) {
-  std::string temp = path + ".tmp-" + std::to_string(::getpid());
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // A fresh name made with O_EXCL (mkstemp): the job may be able to write the report's directory
+  // while cgfw, root, writes (`cgfw ctl report`, attach modes), and must not get a symlink of its
+  // own followed.
+  std::string temp = path + ".tmp-XXXXXX";
+  int fd = ::mkostemp(temp.data(), O_CLOEXEC);
   if (fd < 0) return make_error("cannot write the report " + path + ": " + std::strerror(errno));
   std::string text = document.dump(2) + "\n";
   const char* data = text.data();

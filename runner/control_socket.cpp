@@ -1,5 +1,6 @@
 #include "runner/control_socket.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -42,12 +43,17 @@ nlohmann::json control_error(const std::string& message) {
 }
 
 struct ControlSocket::State {
-  State(asio::io_context& io, InsidePoliced inside, Handler handler)
-      : io(io), acceptor(io), inside_policed(std::move(inside)), handler(std::move(handler)) {}
+  State(asio::io_context& io, InsidePoliced inside, Handler handler, OnRefused on_refused)
+      : io(io),
+        acceptor(io),
+        inside_policed(std::move(inside)),
+        handler(std::move(handler)),
+        on_refused(std::move(on_refused)) {}
   asio::io_context& io;
   stream_protocol::acceptor acceptor;
   InsidePoliced inside_policed;
   Handler handler;
+  OnRefused on_refused;
 };
 
 namespace {
@@ -110,6 +116,24 @@ struct Session : std::enable_shared_from_this<Session> {
   std::string reply;
 };
 
+// The peer's cgroup was read from /proc/PID: true if PID was still the process that connected
+// then (its pidfd shows no exit), so a process of the policed cgroup cannot connect, exit, and
+// leave its pid to an outside process before the check. Kernels without SO_PEERPIDFD (< 6.5):
+// the pid alone.
+bool still_the_peer(int socket_fd) {
+#ifndef SO_PEERPIDFD
+  constexpr int SO_PEERPIDFD = 77;
+#endif
+  int pidfd = -1;
+  socklen_t length = sizeof(pidfd);
+  if (::getsockopt(socket_fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &length) != 0)
+    return errno == ENOPROTOOPT;
+  pollfd exited{pidfd, POLLIN, 0};
+  const bool alive = ::poll(&exited, 1, 0) == 0;
+  ::close(pidfd);
+  return alive;
+}
+
 void accept(const std::shared_ptr<ControlSocket::State>& state) {
   state->acceptor.async_accept([weak = std::weak_ptr(state)](std::error_code error,
                                                              stream_protocol::socket peer_socket) {
@@ -126,15 +150,17 @@ void accept(const std::shared_ptr<ControlSocket::State>& state) {
       } else {
         peer.uid = static_cast<uid_t>(-1);
       }
+      const int peer_socket_fd = peer_socket.native_handle();
       auto session =
           std::make_shared<Session>(state->io, std::move(peer_socket), peer, std::weak_ptr(state));
       std::string refused;
       if (peer.uid != 0)
         refused = "only root may control a cgfw run";
-      else if (peer.pid <= 0 || state->inside_policed(peer.pid))
+      else if (peer.pid <= 0 || state->inside_policed(peer.pid) || !still_the_peer(peer_socket_fd))
         refused = "a process of the policed cgroup may not control the run that polices it";
       if (!refused.empty()) {
         spdlog::warn("control socket: refused {}: {}", peer.describe(), refused);
+        if (state->on_refused) state->on_refused(peer, refused);
         session->answer(control_error(refused));
       } else {
         session->start();
@@ -149,9 +175,10 @@ void accept(const std::shared_ptr<ControlSocket::State>& state) {
 Result<std::unique_ptr<ControlSocket>> ControlSocket::make(asio::io_context& io,
                                                            const std::string& directory,
                                                            InsidePoliced inside_policed,
-                                                           Handler handler) {
+                                                           Handler handler, OnRefused on_refused) {
   std::unique_ptr<ControlSocket> control(new ControlSocket(directory + "/" + kFileName));
-  control->state_ = std::make_shared<State>(io, std::move(inside_policed), std::move(handler));
+  control->state_ = std::make_shared<State>(io, std::move(inside_policed), std::move(handler),
+                                            std::move(on_refused));
   auto& acceptor = control->state_->acceptor;
   std::error_code error;
   // Created 0600 from the start: no moment when another user could connect.

@@ -34,10 +34,13 @@ class ControlSocket {
   using Handler = std::function<nlohmann::json(const ControlRequest& request, const ControlPeer&)>;
   // True when the peer runs inside the policed cgroup (refused).
   using InsidePoliced = std::function<bool(pid_t)>;
+  // A peer refused, and why (for the report: an attempt from inside is an escape attempt).
+  using OnRefused = std::function<void(const ControlPeer&, const std::string& why)>;
 
   static Result<std::unique_ptr<ControlSocket>> make(asio::io_context& io,
                                                      const std::string& directory,
-                                                     InsidePoliced inside_policed, Handler handler);
+                                                     InsidePoliced inside_policed, Handler handler,
+                                                     OnRefused on_refused = {});
   ~ControlSocket();  // closes and unlinks it
   ControlSocket(const ControlSocket&) = delete;
   ControlSocket& operator=(const ControlSocket&) = delete;

@@ -111,27 +111,40 @@ Status DataPlane::fill_lpm(
   };
   std::map<Key, cgfw_port_set> wanted;
   for (const auto& entry : entries) wanted[key_of(entry.prefix)] = entry.ports;
-  for (const auto& [key, ports] : wanted) {
-    auto found = written.find(key);
-    if (found != written.end() && std::memcmp(&found->second, &ports, sizeof(ports)) == 0) continue;
-    if (int err = write(key, &ports)) {
-      policy::IpPrefix prefix{key.first, {}, key.second[16]};
-      std::copy(key.second.begin(), key.second.begin() + 16, prefix.address.begin());
-      return make_error("cannot add " + prefix.to_string() + " to the kernel " + what +
-                        " map: " + errno_text(err));
+  // Updates before deletions for the deny tries, deletions first for the allow tries: a change
+  // stopped half-way by an error has then closed more, never opened more. (Deletions first also
+  // make room in a trie at its bound.)
+  auto write_updates = [&]() -> Status {
+    for (const auto& [key, ports] : wanted) {
+      auto found = written.find(key);
+      if (found != written.end() && std::memcmp(&found->second, &ports, sizeof(ports)) == 0)
+        continue;
+      if (int err = write(key, &ports)) {
+        policy::IpPrefix prefix{key.first, {}, key.second[16]};
+        std::copy(key.second.begin(), key.second.begin() + 16, prefix.address.begin());
+        return make_error("cannot add " + prefix.to_string() + " to the kernel " + what +
+                          " map: " + errno_text(err));
+      }
+      written[key] = ports;
     }
-    written[key] = ports;
-  }
-  for (auto it = written.begin(); it != written.end();) {
-    if (wanted.count(it->first)) {
-      ++it;
-      continue;
+    return Ok{};
+  };
+  auto write_deletions = [&]() -> Status {
+    for (auto it = written.begin(); it != written.end();) {
+      if (wanted.count(it->first)) {
+        ++it;
+        continue;
+      }
+      if (int err = write(it->first, nullptr); err && err != -ENOENT)
+        return make_error(std::string("cannot remove a prefix from the kernel ") + what +
+                          " map: " + errno_text(err));
+      it = written.erase(it);
     }
-    if (int err = write(it->first, nullptr); err && err != -ENOENT)
-      return make_error(std::string("cannot remove a prefix from the kernel ") + what +
-                        " map: " + errno_text(err));
-    it = written.erase(it);
-  }
+    return Ok{};
+  };
+  const bool closing_first = v4 == skel_->maps.allow_v4;
+  if (auto first = closing_first ? write_deletions() : write_updates(); !first) return first;
+  if (auto second = closing_first ? write_updates() : write_deletions(); !second) return second;
   return Ok{};
 }
 

@@ -26,6 +26,17 @@ Status LivePolicy::apply() {
   return Ok{};
 }
 
+Result<std::string> LivePolicy::undo_failed_change(const std::string& why) {
+  if (auto undone = apply(); !undone) {
+    // The kernel holds neither the old rules nor the new: it could allow what no rule does.
+    plane_.lock_down();
+    return make_error("the kernel refused the change (" + why + ") and then its undoing (" +
+                      undone.error().message +
+                      "): egress is locked down (nothing but loopback leaves) until the run ends");
+  }
+  return make_error("the kernel refused the change, which was undone: " + why);
+}
+
 Result<std::string> LivePolicy::add(policy::Effect effect, std::string_view text) {
   if (effect == policy::Effect::allow && policy_.default_allow)
     return make_error(
@@ -39,8 +50,8 @@ Result<std::string> LivePolicy::add(policy::Effect effect, std::string_view text
     if (policy::in_force(existing, effect) && existing.text == rule.text)
       return make_error(std::string("the ") + effect_name(effect) + " rule '" + rule.text +
                         "' is in force already (" + existing.where.to_string() + ")");
-  if (rule.kind == policy::RuleKind::url && check_url_rule_) {
-    if (std::string why = check_url_rule_(rule); !why.empty())
+  if (effect == policy::Effect::allow && check_rule_) {
+    if (std::string why = check_rule_(rule); !why.empty())
       return make_error("'" + rule.text + "' cannot be enforced by this run: " + why);
   }
   ++added_;
@@ -49,9 +60,7 @@ Result<std::string> LivePolicy::add(policy::Effect effect, std::string_view text
   policy::append_rules(policy_, std::move(parsed.rules));
   if (auto applied = apply(); !applied) {
     policy_.rules.back().active = false;
-    (void)apply();
-    return make_error("the kernel refused the change, which was undone: " +
-                      applied.error().message);
+    return undo_failed_change(applied.error().message);
   }
   return std::string(effect_name(effect)) + " rule '" + added_text + "' added (" + where +
          "); it applies to new connections";
@@ -74,9 +83,7 @@ Result<std::string> LivePolicy::remove(policy::Effect effect, std::string_view t
                       "status`)");
   if (auto applied = apply(); !applied) {
     for (auto* rule : removed) rule->active = true;
-    (void)apply();
-    return make_error("the kernel refused the change, which was undone: " +
-                      applied.error().message);
+    return undo_failed_change(applied.error().message);
   }
   std::string where;
   for (auto* rule : removed) where += (where.empty() ? "" : ", ") + rule->where.to_string();

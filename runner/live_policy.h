@@ -17,16 +17,13 @@ namespace cgfw::runner {
 
 class LivePolicy {
  public:
-  // Refuses a URL rule the run cannot enforce (its CA cannot sign for the host, or its port is
-  // not redirected to the web proxy): the reason, or "" when it can.
-  using UrlRuleCheck = std::function<std::string(const policy::Rule&)>;
+  // Refuses a rule the run cannot enforce (a URL rule or, with --inspect, a name its CA cannot
+  // sign for; a URL port not redirected to the web proxy): the reason, or "" when it can.
+  using RuleCheck = std::function<std::string(const policy::Rule&)>;
 
   LivePolicy(policy::Policy& policy, DataPlane& plane, dns::LearnedTable& learned,
-             UrlRuleCheck check_url_rule)
-      : policy_(policy),
-        plane_(plane),
-        learned_(learned),
-        check_url_rule_(std::move(check_url_rule)) {}
+             RuleCheck check_rule)
+      : policy_(policy), plane_(plane), learned_(learned), check_rule_(std::move(check_rule)) {}
 
   // Adds one rule (the --allow/--deny grammar). The answer says what is now in force.
   Result<std::string> add(policy::Effect effect, std::string_view text);
@@ -39,11 +36,14 @@ class LivePolicy {
   // Brings the kernel and the learned addresses to the policy; on failure the caller undoes
   // its change and calls it again.
   Status apply();
+  // After a failed apply() whose policy change was reverted: re-applies the old rules, or, if
+  // the kernel refuses that too, locks egress down (fail closed).
+  Result<std::string> undo_failed_change(const std::string& why);
 
   policy::Policy& policy_;
   DataPlane& plane_;
   dns::LearnedTable& learned_;
-  UrlRuleCheck check_url_rule_;
+  RuleCheck check_rule_;
   int added_ = 0;  // numbers "cgfw ctl #N" locations
 };
 

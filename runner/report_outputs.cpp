@@ -1,5 +1,8 @@
 #include "runner/report_outputs.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -16,7 +19,12 @@ namespace cgfw::runner {
 namespace {
 
 bool write_text(const std::string& path, const std::string& text, bool append) {
-  FILE* file = std::fopen(path.c_str(), append ? "a" : "w");
+  // O_NOFOLLOW: a symlink planted by a job that can write there is refused, not followed.
+  int fd =
+      ::open(path.c_str(),
+             O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (append ? O_APPEND : O_TRUNC), 0644);
+  FILE* file = fd >= 0 ? ::fdopen(fd, append ? "a" : "w") : nullptr;
+  if (fd >= 0 && !file) ::close(fd);
   bool ok = file && std::fwrite(text.data(), 1, text.size(), file) == text.size();
   if (file && std::fclose(file) != 0) ok = false;
   if (!ok) spdlog::error("cannot write {}: {}", path, std::strerror(errno));
@@ -40,14 +48,15 @@ bool any_report_requested(const Options& options) {
   return options.report_json || options.report_sarif || options.report_md || step_summary_path();
 }
 
-bool write_reports(const Options& options, const nlohmann::json& report) {
+bool write_reports(const Options& options, const nlohmann::json& report, bool final) {
   bool ok = true;
   if (options.report_json) ok &= write_json(*options.report_json, report);
   if (options.report_sarif)
     ok &= write_json(*options.report_sarif,
                      reports::make_sarif(report, reports::sarif_context_from_environment()));
   const char* step_summary = step_summary_path();
-  bool to_step_summary = step_summary != nullptr;
+  // The job summary gets the run once, at its end (a `cgfw ctl report` would repeat it).
+  bool to_step_summary = step_summary != nullptr && final;
   if (options.report_md || to_step_summary) {
     std::string markdown = reports::make_markdown(report);
     if (options.report_md) ok &= write_text(*options.report_md, markdown, false);

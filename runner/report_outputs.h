@@ -13,6 +13,7 @@ namespace cgfw::runner {
 bool any_report_requested(const Options& options);
 
 // Writes every report asked for; false (after saying why on stderr) if one could not be written.
-bool write_reports(const Options& options, const nlohmann::json& report);
+// `final`: the run is over (the step summary is written then only, once).
+bool write_reports(const Options& options, const nlohmann::json& report, bool final = true);
 
 }  // namespace cgfw::runner

@@ -98,6 +98,11 @@ int run_sandbox(const Options& options) {
     return 0;
   }
   std::vector<std::string> warnings;
+  if (policy->default_allow && options.inspect)
+    return fail(
+        "--inspect intercepts every allowed TLS host, and with deny rules only every host is "
+        "allowed: the run's CA would have to sign for every name. Give allow rules, or leave "
+        "--inspect out (deny URL rules are looked into anyway)");
   if (policy->default_allow) {
     std::string warning =
         "only deny rules were given: everything they do not deny is allowed (TCP and UDP)";
@@ -159,7 +164,7 @@ int run_sandbox(const Options& options) {
     reports::Event event;
     event.time = std::chrono::system_clock::now();
     event.decision = reports::Decision::blocked;
-    event.would_block = options.audit;
+    event.would_block = policy->audit;
     event.protocol = protocol;
     event.ip = address_text(client.original.family, client.original.addr);
     event.port = client.original.port;
@@ -363,12 +368,13 @@ int run_sandbox(const Options& options) {
 
   // The run's state as a report: at the end, or when `cgfw ctl report` asks mid-run.
   std::vector<reports::PolicyChange> timeline;
+  // The command of the report: the one cgfw starts, or (--attach-pid) the attached process's,
+  // or, an attached cgroup, ["cgfw attach", PATH].
+  std::vector<std::string> command = options.command;
   auto run_info = [&](std::map<std::string, std::uint64_t> counters) {
     reports::RunInfo run;
     run.mode = policy->audit ? "audit" : "block";
-    run.command = options.attaches() && !options.attach_pid
-                      ? std::vector<std::string>{"cgfw attach", cgroup_path}
-                      : options.command;
+    run.command = !command.empty() ? command : std::vector<std::string>{"cgfw attach", cgroup_path};
     run.started_at = started_at;
     run.ended_at = std::chrono::system_clock::now();
     run.policy = &*policy;
@@ -380,6 +386,15 @@ int run_sandbox(const Options& options) {
 
   // `cgfw ctl`: status, rule and mode changes, reports, stop, for root outside the cgroup.
   LivePolicy live_policy(*policy, **plane, learned, [&](const policy::Rule& rule) -> std::string {
+    if (rule.kind == policy::RuleKind::domain || rule.kind == policy::RuleKind::wildcard) {
+      // --inspect intercepts every allowed name: the CA must be able to sign for it.
+      auto leaf = ca::parse_leaf_host(rule.domain);
+      if (options.inspect && ca_bounds && (!leaf || !ca::permits(*ca_bounds, *leaf)))
+        return "with --inspect every allowed name is intercepted, and the run's CA is limited to "
+               "the names it started with; restart it with the rule";
+      return "";
+    }
+    if (rule.kind != policy::RuleKind::url) return "";
     const auto& url = *rule.url;
     const auto& ports = url.scheme == "https" ? web_config.tls_ports : web_config.http_ports;
     if (!ports.count(url.port))
@@ -397,27 +412,28 @@ int run_sandbox(const Options& options) {
              " is not one of them; restart it with the rule";
     return "";
   });
-  ControlContext control_context{*policy,
-                                 live_policy,
-                                 journal,
-                                 **plane,
-                                 cgroup_path,
-                                 started_at,
-                                 timeline,
-                                 [&]() -> Result<std::string> {
-                                   if (!any_report_requested(options))
-                                     return make_error(
-                                         "no report was asked for (--report-json, "
-                                         "--report-sarif, --report-md)");
-                                   auto run = run_info(named_counters(**plane));
-                                   if (!write_reports(options, reports::make_report(run, journal)))
-                                     return make_error("the reports could not be written");
-                                   return std::string("reports written, the run goes on");
-                                 },
-                                 [&io] {
-                                   // After the answer is on its way.
-                                   asio::post(io, [] { ::kill(::getpid(), SIGTERM); });
-                                 }};
+  ControlContext control_context{
+      *policy,
+      live_policy,
+      journal,
+      **plane,
+      cgroup_path,
+      started_at,
+      timeline,
+      [&]() -> Result<std::string> {
+        if (!any_report_requested(options))
+          return make_error(
+              "no report was asked for (--report-json, "
+              "--report-sarif, --report-md)");
+        auto run = run_info(named_counters(**plane));
+        if (!write_reports(options, reports::make_report(run, journal), false))
+          return make_error("the reports could not be written");
+        return std::string("reports written, the run goes on");
+      },
+      [&io] {
+        // After the answer is on its way.
+        asio::post(io, [] { ::kill(::getpid(), SIGTERM); });
+      }};
   auto control = ControlSocket::make(
       io, run_dir->path(),
       [&](pid_t pid) {
@@ -427,6 +443,10 @@ int run_sandbox(const Options& options) {
       },
       [&](const ControlRequest& request, const ControlPeer& peer) {
         return handle_control_request(control_context, request, peer);
+      },
+      [&](const ControlPeer& peer, const std::string& why) {
+        timeline.push_back({std::chrono::system_clock::now(), "connect", "", peer.describe(), false,
+                            "refused: " + why});
       });
   if (!control) return fail(control.error().message);
   spdlog::debug("control socket {}", (*control)->path());
@@ -455,7 +475,6 @@ int run_sandbox(const Options& options) {
   std::optional<int> command_exit;
   std::optional<int> command_signal;
   bool cgfw_failed = false;
-  std::vector<std::string> command = options.command;
   if (options.attaches()) {
     // Attach modes: police running processes from now on; stop on a signal (or, --attach-pid,
     // when that process exits).
@@ -627,7 +646,6 @@ int run_sandbox(const Options& options) {
   auto totals = journal.totals();
   if (options.fail_on_block && totals.blocked > 0 && exit_status == 0) exit_status = kExitBlocked;
   reports::RunInfo run = run_info(counters);
-  if (!command.empty()) run.command = command;  // --attach-pid: the attached process's
   run.exit_status = command_exit;
   run.signal = command_signal;
   run.cgfw_exit_status = exit_status;

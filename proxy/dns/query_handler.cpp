@@ -160,13 +160,15 @@ void QueryHandler::on_answer(const QueryInfo& query, DnsObservation observation,
 
   ChainResult chain = addresses_for(info, query.question.name);
   // Deny wins along the whole chain: an allowed name whose CNAME leads to a denied one would
-  // otherwise hand out the denied name's addresses.
-  for (std::size_t i = 1; i < chain.chain.size(); ++i) {
+  // otherwise hand out the denied name's addresses. The question itself is asked again: a deny
+  // rule may have been added (`cgfw ctl`) while the query was upstream.
+  for (std::size_t i = 0; i < chain.chain.size(); ++i) {
     const policy::Rule* deny = policy::denied_name(policy_, chain.chain[i]);
     if (!deny) continue;
     observation.denied = true;
     observation.rule = nullptr;  // nothing of this answer is learned
-    observation.reason = "CNAME " + chain.chain[i] + ": " + policy::denial_reason(*deny);
+    observation.reason =
+        (i == 0 ? "" : "CNAME " + chain.chain[i] + ": ") + policy::denial_reason(*deny);
     if (!policy_.audit) {
       observation.allowed = false;
       observe_(observation);

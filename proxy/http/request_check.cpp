@@ -349,6 +349,31 @@ bool path_matches(const policy::UrlPattern& pattern, std::string_view path) {
   return rule.ends_with('/') || path[rule.size()] == '/';
 }
 
+bool deny_path_matches(const policy::UrlPattern& pattern, std::string_view path) {
+  // Wider than path_matches, as a deny rule must be: case folded (GitHub, and many servers, take
+  // /Org/Secret for /org/secret), the prefix's own directory ("/org/secret/*" covers
+  // "/org/secret"), and its git spelling ("/org/secret.git/...", as `git clone` asks).
+  auto lower = [](std::string_view text) {
+    std::string out(text);
+    for (char& c : out)
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+    return out;
+  };
+  const std::string rule = lower(pattern.path);
+  const std::string asked = lower(path);
+  if (asked == rule) return true;
+  if (!pattern.path_is_prefix) return false;
+  std::string base = rule;
+  if (base.size() > 1 && base.back() == '/') base.pop_back();
+  if (base == "/") return true;
+  for (const std::string& stem : {base, base + ".git"}) {
+    if (asked == stem) return true;
+    if (asked.starts_with(stem) && asked[stem.size()] == '/') return true;
+  }
+  // "/org*" (no slash): any continuation, as for allow rules.
+  return !rule.ends_with('/') && asked.starts_with(rule);
+}
+
 bool host_has_url_rules(const policy::Policy& policy, std::string_view host,
                         std::string_view scheme, std::uint16_t port) {
   return std::any_of(policy.rules.begin(), policy.rules.end(), [&](const policy::Rule& rule) {
@@ -438,7 +463,8 @@ RequestDecision check_request(const policy::Policy& policy, const RequestHead& h
     if (!forms) return refused(decision, "ambiguous path: " + why);
     for (const policy::Rule& rule : policy.rules) {
       if (!url_rule_applies(rule, decision.host, scheme, port, policy::Effect::deny)) continue;
-      if (path_matches(*rule.url, forms->normalized) || path_matches(*rule.url, forms->as_sent))
+      if (deny_path_matches(*rule.url, forms->normalized) ||
+          deny_path_matches(*rule.url, forms->as_sent))
         return refused(decision, policy::denial_reason(rule));
     }
   }

@@ -41,6 +41,10 @@ bool host_has_url_rules(const policy::Policy& policy, std::string_view host,
 bool host_has_deny_url_rules(const policy::Policy& policy, std::string_view host,
                              std::string_view scheme, std::uint16_t port);
 
+// The deny rules' reading of a pattern: as path_matches, but case-insensitive, a prefix pattern
+// "/x/*" covering "/x" itself, and "/x.git" standing for "/x" (git's spelling of a repository).
+bool deny_path_matches(const policy::UrlPattern& pattern, std::string_view path);
+
 // Normalizes the path (the part before '?') of an origin-form target: %XX of unreserved
 // characters decoded, other escapes upper-cased, "." and ".." resolved, "//" collapsed. Returns
 // nullopt and, if `why` is given, the reason for anything servers could read in more than one

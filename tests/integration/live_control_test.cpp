@@ -190,8 +190,16 @@ TEST_F(LiveControl, ProcessesOfThePolicedCgroupAreRefused) {
   EXPECT_NE(found.out.find("allow 198.51.100.10:9000"), std::string::npos) << found.out;
 
   ::kill(sandbox->pid(), SIGTERM);
-  EXPECT_EQ(sandbox->wait(30s).exit_status, 0);
+  auto result = sandbox->wait(30s);
+  EXPECT_EQ(result.exit_status, 0);
   EXPECT_FALSE(std::filesystem::exists(socket_)) << "the socket goes with the run";
+  ASSERT_TRUE(result.report);
+  bool attempt_kept = false;  // an escape attempt: in the report, not only on stderr
+  for (const auto& change : (*result.report)["timeline"])
+    attempt_kept |=
+        change["action"] == "connect" && change["applied"] == false &&
+        change["message"].get<std::string>().find("policed cgroup") != std::string::npos;
+  EXPECT_TRUE(attempt_kept) << (*result.report)["timeline"].dump(2);
 }
 
 // cgfw started inside the cgroup it is to police (a unit's ExecStartPre=) moves itself out

@@ -158,6 +158,28 @@ TEST(DenyRules, DenyUrlRulesRefuseEitherSpellingOfThePath) {
                    .allowed);
 }
 
+TEST(DenyRules, DenyPathsCoverCaseTheDirectoryItselfAndGitsSpelling) {
+  auto deny_only = policy_of({}, {"https://github.com/org/secret/*"});
+  auto refused = [&](const std::string& target) {
+    return !http::check_request(deny_only, get(target, "github.com"), "https", "github.com", 443)
+                .allowed;
+  };
+  EXPECT_TRUE(refused("/org/secret/blob/main/key"));
+  EXPECT_TRUE(refused("/Org/Secret/blob/main/key"));
+  EXPECT_TRUE(refused("/org/secret"));
+  EXPECT_TRUE(refused("/org/secret.git/info/refs?service=git-upload-pack"));
+  EXPECT_FALSE(refused("/org/secretive"));
+  EXPECT_FALSE(refused("/org/public"));
+
+  auto parsed = policy::parse_rule("https://198.51.100.7/x/*", "d");
+  policy::make_deny_rules(parsed);
+  ASSERT_EQ(parsed.errors.size(), 1u);
+  EXPECT_NE(parsed.errors[0].why.find("needs a host name"), std::string::npos);
+  auto plain = policy::parse_rule("http://198.51.100.7/x/*", "d");
+  policy::make_deny_rules(plain);
+  EXPECT_TRUE(plain.errors.empty()) << "plain HTTP names the path in the clear";
+}
+
 struct FakeKernel : dns::KernelAllowMap {
   std::map<std::pair<int, dns::Address>, cgfw_port_set> entries;
   Status put(int family, const dns::Address& address, const cgfw_port_set& ports) override {
