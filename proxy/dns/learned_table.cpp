@@ -46,7 +46,8 @@ void add_rule_ranges(cgfw_port_set& set, const policy::Rule& rule, bool& overflo
 }  // namespace
 
 Status LearnedTable::learn(int family, const Address& address, const policy::Rule& rule,
-                           std::uint32_t ttl, const std::string& name, Clock::time_point now) {
+                           std::uint32_t ttl, const std::string& name, Clock::time_point now,
+                           const std::vector<std::string>& via) {
   auto key = std::make_pair(family, address);
   auto found = entries_.find(key);
   // The entry is updated in place: copying it would copy every name bound to the address, on
@@ -66,6 +67,8 @@ Status LearnedTable::learn(int family, const Address& address, const policy::Rul
   // Past the bound the oldest are not forgotten, the newest are simply not added (a name missing
   // here only makes the web proxy stricter, never looser).
   if (bindings_ < kMaxBindings && entry.names.insert(name).second) ++bindings_;
+  for (const auto& target : via)
+    if (bindings_ < kMaxBindings && entry.via.insert(target).second) ++bindings_;
   return Ok{};
 }
 
@@ -75,7 +78,11 @@ std::size_t LearnedTable::reconcile(const policy::Policy& policy) {
     Entry& entry = it->second;
     cgfw_port_set ports{};
     bool overflow = false;
+    bool through_denied = false;
+    for (const std::string& target : entry.via)
+      through_denied = through_denied || policy::denied_name(policy, target) != nullptr;
     for (const std::string& name : entry.names) {
+      if (through_denied) break;
       if (policy::denied_name(policy, name)) continue;
       for (const policy::Rule* rule : policy::rules_for_name(policy, name))
         add_rule_ranges(ports, *rule, overflow);
@@ -88,7 +95,7 @@ std::size_t LearnedTable::reconcile(const policy::Policy& policy) {
       continue;
     }
     kernel_.remove(it->first.first, it->first.second);
-    bindings_ -= entry.names.size();
+    bindings_ -= entry.names.size() + entry.via.size();
     it = entries_.erase(it);
     ++removed;
   }
@@ -103,7 +110,7 @@ std::size_t LearnedTable::expire(Clock::time_point now) {
       continue;
     }
     kernel_.remove(it->first.first, it->first.second);
-    bindings_ -= it->second.names.size();
+    bindings_ -= it->second.names.size() + it->second.via.size();
     it = entries_.erase(it);
     ++removed;
   }

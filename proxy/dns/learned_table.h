@@ -43,8 +43,11 @@ class LearnedTable {
 
   // Allows `address` with `rule`'s ports until now + max(ttl, minimum). Fails (and changes
   // nothing) when the kernel map is full or the address would need too many port ranges.
+  // `via`: the CNAME targets the answer went through (a deny rule added later for one of them
+  // takes the address away too).
   Status learn(int family, const Address& address, const policy::Rule& rule, std::uint32_t ttl,
-               const std::string& name, Clock::time_point now);
+               const std::string& name, Clock::time_point now,
+               const std::vector<std::string>& via = {});
 
   // After the rules changed at run time: every address gets the ports of the rules in force for
   // the names it was learned for (a denied name counts for nothing); one left with none leaves
@@ -68,6 +71,7 @@ class LearnedTable {
     Clock::time_point expires;
     std::string name;             // the latest
     std::set<std::string> names;  // every name that resolved to it (bounded: kMaxBindings)
+    std::set<std::string> via;    // CNAME targets on the way to it (bounded with the names)
   };
   KernelAllowMap& kernel_;
   std::chrono::seconds minimum_;

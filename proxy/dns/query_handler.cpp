@@ -182,6 +182,8 @@ void QueryHandler::on_answer(const QueryInfo& query, DnsObservation observation,
     observation.answers.push_back("CNAME " + chain.chain[i]);
   std::vector<std::string> not_learned;
   auto now = LearnedTable::Clock::now();
+  const std::vector<std::string> via(
+      chain.chain.size() > 1 ? chain.chain.begin() + 1 : chain.chain.end(), chain.chain.end());
   for (const auto& learned : chain.addresses) {
     std::string text = address_text(learned.family, learned.address);
     observation.answers.push_back(text);
@@ -198,7 +200,7 @@ void QueryHandler::on_answer(const QueryInfo& query, DnsObservation observation,
     Status put = Ok{};
     for (const policy::Rule* rule : policy::rules_for_name(policy_, query.question.name)) {
       put = learned_.learn(learned.family, learned.address, *rule, learned.ttl, query.question.name,
-                           now);
+                           now, via);
       if (!put) break;
     }
     if (!put) {

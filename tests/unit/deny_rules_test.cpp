@@ -213,6 +213,16 @@ TEST(DenyRules, ReconcileDropsAddressesWhoseNamesLostTheirRuleOrWereDenied) {
   EXPECT_FALSE(kernel.entries.count({AF_INET, v4("198.51.100.1")}));
   EXPECT_FALSE(table.resolved_for(AF_INET, v4("198.51.100.1"), "a.example.com"));
   EXPECT_TRUE(table.resolved_for(AF_INET, v4("198.51.100.2"), "b.example.com"));
+
+  // Learned through a CNAME chain: a deny rule for a target on the way takes it away.
+  ASSERT_TRUE(table.learn(AF_INET, v4("198.51.100.3"), policy.rules[1], 60, "b.example.com", now,
+                          {"edge.cdn.test"}));
+  auto deny_target = policy::parse_rule("*.cdn.test", "ctl");
+  policy::make_deny_rules(deny_target);
+  policy::append_rules(policy, std::move(deny_target.rules));
+  EXPECT_EQ(table.reconcile(policy), 1u);
+  EXPECT_FALSE(kernel.entries.count({AF_INET, v4("198.51.100.3")}));
+  EXPECT_TRUE(kernel.entries.count({AF_INET, v4("198.51.100.2")}));
 }
 
 }  // namespace
