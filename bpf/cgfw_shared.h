@@ -83,8 +83,8 @@ enum cgfw_reason {
 	CGFW_REASON_FRAGMENT = 8,  /* a fragment without transport header */
 	CGFW_REASON_DEVICE = 9,	   /* not a flow: an open of a device that leads out (TUN/TAP),
 				    * refused; sport/dport hold the device's major/minor */
-	CGFW_REASON_DENIED = 10,  /* a deny rule (rule_id) covers the destination and port */
-	CGFW_REASON_DEFAULT = 11, /* allowed: no deny rule covers it, and the run allows by default */
+	CGFW_REASON_DENIED = 10,   /* a deny rule (rule_id) covers the destination and port */
+	CGFW_REASON_DEFAULT = 11,  /* allowed: no rule covers it, the run allows by default */
 };
 
 /* One event per new flow and verdict (never per packet). */

@@ -24,7 +24,7 @@ static __always_inline int is_loopback(const struct cgfw_packet *pkt)
 
 /* The longest prefix of an LPM trie pair (allow_v4/v6 or deny_v4/v6) covering the destination. */
 static __always_inline struct cgfw_port_set *lookup_prefix(void *trie_v4, void *trie_v6,
-							  const struct cgfw_packet *pkt)
+							   const struct cgfw_packet *pkt)
 {
 	if (pkt->family == AF_INET) {
 		struct cgfw_lpm_key_v4 key = {.prefix_len = 32};
