@@ -96,10 +96,8 @@ std::vector<const Rule*> rules_for_name(const Policy& policy, std::string_view n
 }
 
 bool denies_port(const Rule& rule, std::uint16_t port, Transport transport) {
-  if (rule.ports.empty()) return true;
-  return std::any_of(rule.ports.begin(), rule.ports.end(), [&](const PortRange& range) {
-    return range.transport == transport && range.first <= port && port <= range.last;
-  });
+  // Listed ports mean the same for both effects; only "no ports" differs (TCP and UDP here).
+  return rule.ports.empty() || allows_port(rule, port, transport);
 }
 
 bool allows_port(const Rule& rule, std::uint16_t port, Transport transport) {

@@ -79,17 +79,19 @@ DataPlane::~DataPlane() {
 }
 
 Status DataPlane::fill_ip_allow(const std::vector<IpAllowEntry>& entries) {
-  return fill_lpm(skel_->maps.allow_v4, skel_->maps.allow_v6, allow_written_, entries, "allow");
+  return fill_lpm(skel_->maps.allow_v4, skel_->maps.allow_v6, allow_written_, entries, "allow",
+                  /*deletions_first=*/true);
 }
 
 Status DataPlane::fill_ip_deny(const std::vector<IpAllowEntry>& entries) {
-  return fill_lpm(skel_->maps.deny_v4, skel_->maps.deny_v6, deny_written_, entries, "deny");
+  return fill_lpm(skel_->maps.deny_v4, skel_->maps.deny_v6, deny_written_, entries, "deny",
+                  /*deletions_first=*/false);
 }
 
 Status DataPlane::fill_lpm(
     bpf_map* v4, bpf_map* v6,
     std::map<std::pair<int, std::array<std::uint8_t, 17>>, cgfw_port_set>& written,
-    const std::vector<IpAllowEntry>& entries, const char* what) {
+    const std::vector<IpAllowEntry>& entries, const char* what, bool deletions_first) {
   using Key = std::pair<int, std::array<std::uint8_t, 17>>;
   auto key_of = [](const policy::IpPrefix& prefix) {
     Key key{prefix.family, {}};
@@ -142,9 +144,8 @@ Status DataPlane::fill_lpm(
     }
     return Ok{};
   };
-  const bool closing_first = v4 == skel_->maps.allow_v4;
-  if (auto first = closing_first ? write_deletions() : write_updates(); !first) return first;
-  if (auto second = closing_first ? write_updates() : write_deletions(); !second) return second;
+  if (auto first = deletions_first ? write_deletions() : write_updates(); !first) return first;
+  if (auto second = deletions_first ? write_updates() : write_deletions(); !second) return second;
   return Ok{};
 }
 

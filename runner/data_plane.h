@@ -115,7 +115,7 @@ class DataPlane : public dns::KernelAllowMap {
   std::map<std::pair<int, std::array<std::uint8_t, 17>>, cgfw_port_set> deny_written_;
   Status fill_lpm(bpf_map* v4, bpf_map* v6,
                   std::map<std::pair<int, std::array<std::uint8_t, 17>>, cgfw_port_set>& written,
-                  const std::vector<IpAllowEntry>& entries, const char* what);
+                  const std::vector<IpAllowEntry>& entries, const char* what, bool deletions_first);
 };
 
 // The kernel counters by their report names ("packets_allowed", ...).
