@@ -139,6 +139,16 @@ reports::ProcessRecord ProcessAttributor::describe(int tgid, const std::string& 
   record.cmdline = read_cmdline(tgid, proc_root_);
   // A process that exited between the stat and the other reads is gone.
   if (record.exe.empty() && record.cmdline.empty()) return from_exec();
+  // One that exited between the two reads (its mm is released first: /proc then shows no exe and
+  // an empty command line) keeps what was read, and what its exec recorded fills the rest.
+  if (record.exe.empty() || record.cmdline.empty()) {
+    auto exec = execs_.find(tgid);
+    if (exec != execs_.end()) {
+      if (record.exe.empty()) record.exe = exec->second.filename;
+      if (record.cmdline.empty()) record.cmdline = exec->second.argv;
+    }
+    pidfd = UniqueFd();  // partly read: not worth caching
+  }
 
   int parent = stat.ppid;
   for (int depth = 0; depth < kMaxAncestors && parent > 1 && parent != stop_at_; ++depth) {

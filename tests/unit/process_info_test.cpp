@@ -118,5 +118,27 @@ TEST(ProcessAttributor, ReadsAFakeProcEntry) {
   EXPECT_FALSE(record.gone);
 }
 
+// Caught mid-exit: its stat and exe were read, then its memory went and the command line read
+// empty. What its exec recorded fills the gap; nothing is guessed.
+TEST(ProcessAttributor, AProcessExitingBetweenReadsKeepsItsExecRecord) {
+  testing::TempDir proc;
+  std::filesystem::create_directories(proc.file("78"));
+  proc.write("78/stat", "78 (curl) S 1 78 78 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 12345 0 0");
+  proc.write("78/cmdline", "");
+  std::filesystem::create_symlink("/usr/bin/curl", proc.file("78/exe"));
+  ProcessAttributor processes(1, proc.path());
+  processes.on_exec({.tgid = 78,
+                     .ppid = 1,
+                     .comm = "curl",
+                     .filename = "/usr/bin/curl",
+                     .argv = {"curl", "https://example.org/"}});
+  auto record = processes.describe(78, "curl");
+  EXPECT_EQ(record.exe, "/usr/bin/curl");
+  EXPECT_EQ(record.cmdline, (std::vector<std::string>{"curl", "https://example.org/"}));
+
+  ProcessAttributor unrecorded(1, proc.path());
+  EXPECT_TRUE(unrecorded.describe(78, "curl").cmdline.empty()) << "no exec record: no guess";
+}
+
 }  // namespace
 }  // namespace cgfw::runner
