@@ -85,6 +85,8 @@ enum cgfw_reason {
 				    * refused; sport/dport hold the device's major/minor */
 	CGFW_REASON_DENIED = 10,   /* a deny rule (rule_id) covers the destination and port */
 	CGFW_REASON_DEFAULT = 11,  /* allowed: no rule covers it, the run allows by default */
+	CGFW_REASON_NETNS = 12,	   /* DNS or web traffic from a network namespace (a container's)
+				    * that cgfw has no proxy address for yet: refused */
 };
 
 /* One event per new flow and verdict (never per packet). */
@@ -161,6 +163,16 @@ struct cgfw_exec_event {
 	char args[CGFW_EXEC_ARGS_LEN];
 };
 
+/* Value of the netns_proxies map: where a network namespace other than cgfw's own (a container's)
+ * reaches cgfw's proxies. The ports are the loopback listeners' (cfg_dns_port4, cfg_web_port4);
+ * the address is the namespace's gateway, an address of cgfw's own namespace. */
+struct cgfw_netns_proxy {
+	__u8 addr4[4]; /* network byte order */
+	__u8 addr6[16];
+	__u8 has_v6; /* 0: IPv6 DNS and web traffic from the namespace is refused */
+	__u8 pad[3];
+};
+
 /* Value of the redirect_ports map: what a TCP destination port is sent to the web proxy as. */
 enum cgfw_port_kind {
 	CGFW_PORT_HTTP = 1,
@@ -204,6 +216,7 @@ enum cgfw_counter {
 	CGFW_COUNTER_DEVICES_REFUSED,  /* opens of a TUN/TAP device refused */
 	CGFW_COUNTER_LOCKDOWN_DROPPED, /* packets dropped after the runner died (lockdown) */
 	CGFW_COUNTER_ALLOWED_UNRECORDED, /* ring buffer full: an allowed flow passed unrecorded */
+	CGFW_COUNTER_NETNS_REFUSED, /* DNS/web traffic from a namespace with no proxy address */
 	CGFW_COUNTER_MAX,
 };
 
@@ -219,6 +232,7 @@ static_assert(sizeof(struct cgfw_flow_event) == 88, "cgfw_flow_event layout");
 static_assert(sizeof(struct cgfw_flow_key) == 32, "cgfw_flow_key layout");
 static_assert(sizeof(struct cgfw_local_endpoint) == 24, "cgfw_local_endpoint layout");
 static_assert(sizeof(struct cgfw_original_dest) == 24, "cgfw_original_dest layout");
+static_assert(sizeof(struct cgfw_netns_proxy) == 24, "cgfw_netns_proxy layout");
 static_assert(sizeof(struct cgfw_exec_event) == 24 + 16 + 256 + 512, "cgfw_exec_event layout");
 #else
 _Static_assert(sizeof(struct cgfw_flow_event) == 88, "cgfw_flow_event layout");

@@ -12,3 +12,7 @@ const volatile __u16 cfg_dns_port6 = 0;
 /* The TLS/HTTP proxy's port on 127.0.0.1 and on [::1]; 0: HTTP/TLS ports are not redirected. */
 const volatile __u16 cfg_web_port4 = 0;
 const volatile __u16 cfg_web_port6 = 0;
+/* The socket cookie of cgfw's own network namespace (SO_NETNS_COOKIE); 0: namespaces are not
+ * told apart (tests of single programs). Sockets in any other namespace reach the proxies
+ * through that namespace's netns_proxies entry, or not at all. */
+const volatile __u64 cfg_home_netns = 0;

@@ -244,20 +244,44 @@ static __always_inline int enforce(const struct cgfw_flow_origin *origin,
 	}
 }
 
-/* Traffic to one of cgfw's proxies (DNS on TCP/UDP, web on TCP) on 127.0.0.1 or [::1]. */
-static __always_inline int is_proxy(const struct cgfw_packet *pkt)
+static __always_inline int same_bytes(const __u8 *a, const __u8 *b, int n)
 {
+	for (int i = 0; i < 16; i++)
+		if (i < n && a[i] != b[i])
+			return 0;
+	return 1;
+}
+
+/* Traffic to one of cgfw's proxies (DNS on TCP/UDP, web on TCP) on 127.0.0.1 or [::1], or, from
+ * another namespace (a container's), on the address cgfw listens on for that namespace. */
+static __always_inline int is_proxy(struct __sk_buff *skb, const struct cgfw_packet *pkt)
+{
+	const struct cgfw_netns_proxy *via = 0;
 	__u16 port = pkt->dport;
+	__u8 local4[4] = {127, 0, 0, 1};
+	__u8 local6[16] = {};
 
 	if (pkt->protocol != IPPROTO_TCP && pkt->protocol != IPPROTO_UDP)
 		return 0;
+	local6[15] = 1;
+	if (cfg_home_netns) {
+		__u64 netns = bpf_get_netns_cookie(skb);
+
+		if (netns != cfg_home_netns) {
+			via = bpf_map_lookup_elem(&netns_proxies, &netns);
+			if (!via)
+				return 0;
+			__builtin_memcpy(local4, via->addr4, 4);
+			__builtin_memcpy(local6, via->addr6, 16);
+		}
+	}
 	if (pkt->family == AF_INET) {
-		if (pkt->daddr[0] != 127 || pkt->daddr[1] || pkt->daddr[2] || pkt->daddr[3] != 1)
+		if (!same_bytes(pkt->daddr, local4, 4))
 			return 0;
 		return (cfg_dns_port4 && port == cfg_dns_port4) ||
 		       (cfg_web_port4 && port == cfg_web_port4 && pkt->protocol == IPPROTO_TCP);
 	}
-	if (!is_loopback(pkt))
+	if ((via && !via->has_v6) || !same_bytes(pkt->daddr, local6, 16))
 		return 0;
 	return (cfg_dns_port6 && port == cfg_dns_port6) ||
 	       (cfg_web_port6 && port == cfg_web_port6 && pkt->protocol == IPPROTO_TCP);
@@ -360,7 +384,7 @@ static __always_inline int handle_egress(struct __sk_buff *skb)
 		return 0;
 	}
 	owner = origin_of_packet(skb, &origin);
-	if (!parse_error && is_proxy(&pkt))
+	if (!parse_error && is_proxy(skb, &pkt))
 		return to_proxy(&pkt, &origin);
 	if (!parse_error && sticky_allowed(owner, &pkt)) {
 		count(CGFW_COUNTER_PACKETS_ALLOWED);

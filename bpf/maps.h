@@ -130,6 +130,16 @@ struct {
 	__type(value, struct cgfw_original_dest);
 } original_dests SEC(".maps");
 
+/* netns cookie -> where that namespace reaches the proxies. Writer: the runner, when a container
+ * (or any other namespace inside the cgroup) is admitted. Reader: connect*, sendmsg*, recvmsg*,
+ * egress. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, struct cgfw_netns_proxy);
+} netns_proxies SEC(".maps");
+
 /* CGFW_CONTROL_KEY_FLAGS -> enum cgfw_control flags. Writer: the watchdog, when the runner is
  * gone (lockdown). CGFW_CONTROL_KEY_GENERATION -> the verdict generation. Writer: the runner.
  * CGFW_CONTROL_KEY_MODE -> enum cgfw_mode bits. Writer: the runner.

@@ -94,21 +94,54 @@ enum cgfw_sock_call {
  * refused TCP connect() fails at once with EPERM instead of retrying SYNs until it times out.
  * A UDP connect() sends nothing (ping and glibc's address sorting use it as a route probe): it
  * is only recorded; its packets are judged when sent. The egress program checks every packet. */
+/* Where the socket's network namespace reaches cgfw's proxies: 0 for cgfw's own namespace
+ * (loopback); for another one (a container's) its netns_proxies entry, 0 when it has none yet,
+ * with *foreign set either way. */
+static __always_inline const struct cgfw_netns_proxy *netns_proxy_of(struct bpf_sock_addr *ctx,
+								     int *foreign)
+{
+	__u64 netns;
+
+	*foreign = 0;
+	if (!cfg_home_netns)
+		return 0;
+	netns = bpf_get_netns_cookie(ctx);
+	if (netns == cfg_home_netns)
+		return 0;
+	*foreign = 1;
+	return bpf_map_lookup_elem(&netns_proxies, &netns);
+}
+
 /* Points the socket at one of cgfw's proxies: 127.0.0.1:port4 for IPv4 sockets and for IPv6
- * sockets asking for an IPv4-mapped destination, [::1]:port6 otherwise. */
+ * sockets asking for an IPv4-mapped destination, [::1]:port6 otherwise; from another namespace,
+ * its gateway's addresses instead of loopback. */
 static __always_inline void rewrite_to_proxy(struct bpf_sock_addr *ctx, int family,
-					     const struct cgfw_original_dest *dest, __u16 port4,
+					     const struct cgfw_original_dest *dest,
+					     const struct cgfw_netns_proxy *via, __u16 port4,
 					     __u16 port6)
 {
+	__u32 ip4 = bpf_htonl(0x7f000001);
+
+	if (via)
+		__builtin_memcpy(&ip4, via->addr4, 4);
 	if (family == AF_INET) {
-		ctx->user_ip4 = bpf_htonl(0x7f000001);
+		ctx->user_ip4 = ip4;
 		ctx->user_port = bpf_htons(port4);
 	} else if (dest->family == AF_INET) {
 		ctx->user_ip6[0] = 0;
 		ctx->user_ip6[1] = 0;
 		ctx->user_ip6[2] = bpf_htonl(0xffff);
-		ctx->user_ip6[3] = bpf_htonl(0x7f000001);
+		ctx->user_ip6[3] = ip4;
 		ctx->user_port = bpf_htons(port4);
+	} else if (via) {
+		__u32 ip6[4];
+
+		__builtin_memcpy(ip6, via->addr6, 16);
+		ctx->user_ip6[0] = ip6[0];
+		ctx->user_ip6[1] = ip6[1];
+		ctx->user_ip6[2] = ip6[2];
+		ctx->user_ip6[3] = ip6[3];
+		ctx->user_port = bpf_htons(port6);
 	} else {
 		ctx->user_ip6[0] = 0;
 		ctx->user_ip6[1] = 0;
@@ -119,16 +152,11 @@ static __always_inline void rewrite_to_proxy(struct bpf_sock_addr *ctx, int fami
 }
 
 /* DNS, whatever resolver it names (loopback included), goes to cgfw's DNS proxy. */
-static __always_inline int redirect_dns(struct bpf_sock_addr *ctx, int family,
-					const struct cgfw_original_dest *dest)
+static __always_inline int is_dns_destination(const struct cgfw_original_dest *dest)
 {
 	if (dest->port != 53 || !cfg_dns_port4 || !cfg_dns_port6)
 		return 0;
-	if (dest->protocol != IPPROTO_UDP && dest->protocol != IPPROTO_TCP)
-		return 0;
-	rewrite_to_proxy(ctx, family, dest, cfg_dns_port4, cfg_dns_port6);
-	count(CGFW_COUNTER_DNS_REDIRECTED);
-	return 1;
+	return dest->protocol == IPPROTO_UDP || dest->protocol == IPPROTO_TCP;
 }
 
 static __always_inline int is_loopback_dest(const struct cgfw_original_dest *dest)
@@ -154,14 +182,6 @@ static __always_inline int is_web_destination(const struct cgfw_original_dest *d
 	return cfg_police_loopback || !is_loopback_dest(dest);
 }
 
-/* Sends the connection to the web proxy, which reads the server name / Host and decides. */
-static __always_inline void redirect_web(struct bpf_sock_addr *ctx, int family,
-					 const struct cgfw_original_dest *dest)
-{
-	rewrite_to_proxy(ctx, family, dest, cfg_web_port4, cfg_web_port6);
-	count(CGFW_COUNTER_WEB_REDIRECTED);
-}
-
 static __always_inline int handle_sock_addr(struct bpf_sock_addr *ctx, int family,
 					    enum cgfw_sock_call call)
 {
@@ -170,14 +190,24 @@ static __always_inline int handle_sock_addr(struct bpf_sock_addr *ctx, int famil
 	struct cgfw_packet pkt = {};
 	struct cgfw_decision d;
 	struct cgfw_sock_owner *owner;
+	const struct cgfw_netns_proxy *via;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	int foreign;
+	int dns;
 	int pass;
 
 	owner = record_owner(ctx->sk);
 	record_destination(ctx, family, &dest);
-	if (redirect_dns(ctx, family, &dest))
+	via = netns_proxy_of(ctx, &foreign);
+	dns = is_dns_destination(&dest);
+	/* Another namespace's DNS can reach the proxy only once cgfw listens on its gateway. */
+	if (dns &&
+	    (!foreign || (via && (family == AF_INET || dest.family == AF_INET || via->has_v6)))) {
+		rewrite_to_proxy(ctx, family, &dest, via, cfg_dns_port4, cfg_dns_port6);
+		count(CGFW_COUNTER_DNS_REDIRECTED);
 		return 1;
-	if (call == CGFW_CALL_CONNECT && dest.protocol != IPPROTO_TCP)
+	}
+	if (!dns && call == CGFW_CALL_CONNECT && dest.protocol != IPPROTO_TCP)
 		return 1;
 
 	origin.cookie = bpf_get_socket_cookie(ctx);
@@ -188,11 +218,19 @@ static __always_inline int handle_sock_addr(struct bpf_sock_addr *ctx, int famil
 	pkt.protocol = dest.protocol;
 	pkt.dport = dest.port;
 	__builtin_memcpy(pkt.daddr, dest.addr, 16);
+	if (foreign && (dns || (call == CGFW_CALL_CONNECT && is_web_destination(&dest))) &&
+	    !(via && (family == AF_INET || dest.family == AF_INET || via->has_v6))) {
+		/* The proxies are out of this namespace's reach: refused (reported, so that the
+		 * runner admits the namespace), never sent where nothing judges it. */
+		count(CGFW_COUNTER_NETNS_REFUSED);
+		return enforce(&origin, &pkt, CGFW_REASON_NETNS, &d);
+	}
 	pass = enforce(&origin, &pkt, 0, &d);
 	/* HTTP/TLS ports: an address nothing could allow was refused just now (fast EPERM); one a
 	 * rule or a DNS answer allows goes on to the web proxy, which judges the name or URL. */
 	if (pass && call == CGFW_CALL_CONNECT && is_web_destination(&dest)) {
-		redirect_web(ctx, family, &dest);
+		rewrite_to_proxy(ctx, family, &dest, via, cfg_web_port4, cfg_web_port6);
+		count(CGFW_COUNTER_WEB_REDIRECTED);
 		return 1;
 	}
 	if (owner && call == CGFW_CALL_CONNECT) {
@@ -211,20 +249,35 @@ static __always_inline int handle_recvmsg(struct bpf_sock_addr *ctx, int family)
 	__u64 cookie = bpf_get_socket_cookie(ctx);
 	struct cgfw_original_dest *dest;
 	__u16 port = bpf_ntohs((__u16)ctx->user_port);
+	const struct cgfw_netns_proxy *via;
+	__u32 proxy4 = bpf_htonl(0x7f000001);
+	__u32 proxy6[4] = {0, 0, 0, bpf_htonl(1)};
+	int foreign;
 
 	if (!cfg_dns_port4 || !cfg_dns_port6)
 		return 1;
+	/* The proxy's address as this namespace reaches it (see rewrite_to_proxy). */
+	via = netns_proxy_of(ctx, &foreign);
+	if (foreign && !via)
+		return 1;
+	if (via) {
+		__builtin_memcpy(&proxy4, via->addr4, 4);
+		__builtin_memcpy(proxy6, via->addr6, 16);
+	}
 	if (family == AF_INET) {
-		if (port != cfg_dns_port4 || ctx->user_ip4 != bpf_htonl(0x7f000001))
+		if (port != cfg_dns_port4 || ctx->user_ip4 != proxy4)
 			return 1;
 	} else {
+		__u32 w0 = ctx->user_ip6[0];
+		__u32 w1 = ctx->user_ip6[1];
 		__u32 w2 = ctx->user_ip6[2];
 		__u32 w3 = ctx->user_ip6[3];
-		int mapped =
-		    w2 == bpf_htonl(0xffff) && w3 == bpf_htonl(0x7f000001) && port == cfg_dns_port4;
-		int local6 = w2 == 0 && w3 == bpf_htonl(1) && port == cfg_dns_port6;
+		int mapped = w0 == 0 && w1 == 0 && w2 == bpf_htonl(0xffff) && w3 == proxy4 &&
+			     port == cfg_dns_port4;
+		int native = w0 == proxy6[0] && w1 == proxy6[1] && w2 == proxy6[2] &&
+			     w3 == proxy6[3] && port == cfg_dns_port6;
 
-		if (ctx->user_ip6[0] || ctx->user_ip6[1] || !(mapped || local6))
+		if (!(mapped || native))
 			return 1;
 	}
 	dest = bpf_map_lookup_elem(&original_dests, &cookie);

@@ -22,6 +22,14 @@ struct Ancestor {
   std::string exe;  // "" when unreadable
 };
 
+// The container a process ran in (docs/containers.md): its id (from its cgroup, or from the
+// runtime's hook), and its name and image when the runtime told them.
+struct ContainerRef {
+  std::string id;
+  std::string name;   // "" when unknown
+  std::string image;  // "" when unknown
+};
+
 struct ProcessRecord {
   int pid = 0;          // thread-group id; 0 when the kernel knew no owner
   int sandbox_pid = 0;  // the same process's pid inside the sandbox's PID namespace; 0: unknown
@@ -31,6 +39,7 @@ struct ProcessRecord {
   int ppid = 0;
   std::vector<Ancestor> ancestors;  // parent first, up to the sandbox's first process
   bool gone = false;  // exited before cgfw could read /proc: exe/cmdline unknown, not guessed
+  std::optional<ContainerRef> container;  // set when the process ran in a container
 };
 
 struct RuleRef {

@@ -40,6 +40,12 @@ json to_json(const Event& event) {
     ancestors.push_back({{"pid", a.pid}, {"exe", a.exe.empty() ? json(nullptr) : json(a.exe)}});
   process["ancestors"] = ancestors;
   if (event.process.sandbox_pid > 0) process["sandbox_pid"] = event.process.sandbox_pid;
+  if (const auto& container = event.process.container) {
+    json described = {{"id", container->id}};
+    if (!container->name.empty()) described["name"] = container->name;
+    if (!container->image.empty()) described["image"] = container->image;
+    process["container"] = described;
+  }
 
   json out = {
       {"time", iso8601(event.time)},

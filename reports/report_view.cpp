@@ -92,11 +92,21 @@ std::string printable(std::string_view text) {
 }
 
 std::string process_label(const json& process) {
+  std::string label = "unknown process";
   std::string exe = json_string(process, "exe");
-  if (!exe.empty()) return printable(exe);
   std::string comm = json_string(process, "comm");
-  if (!comm.empty()) return printable(comm) + " (executable unknown)";
-  return "unknown process";
+  if (!exe.empty())
+    label = printable(exe);
+  else if (!comm.empty())
+    label = printable(comm) + " (executable unknown)";
+  // A container's process: which container (its name, else its id) says more than the path.
+  if (auto container = process.find("container");
+      container != process.end() && container->is_object()) {
+    std::string name = json_string(*container, "name");
+    if (name.empty()) name = json_string(*container, "id").substr(0, 12);
+    if (!name.empty()) label += " in container " + printable(name);
+  }
+  return label;
 }
 
 std::string process_key(const json& process) {

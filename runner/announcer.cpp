@@ -9,6 +9,9 @@ std::string format_block_line(const reports::Event& event) {
     who += " " + event.process.exe;
   else if (event.process.gone)
     who += " (exited before it could be read)";
+  if (const auto& container = event.process.container)
+    who += " in container " +
+           (container->name.empty() ? container->id.substr(0, 12) : container->name);
 
   bool unix_socket = event.layer == reports::Layer::unix_socket;
   bool device = event.layer == reports::Layer::device;

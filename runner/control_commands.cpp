@@ -83,6 +83,7 @@ Result<std::string> change(ControlContext& context, const std::string& command,
     return context.live.set_audit(argument == "audit");
   }
   if (command == "report") return context.write_reports();
+  if (command == "container admit") return context.admit_container(argument);
   if (command == "stop") {
     context.stop();
     return std::string("stopping: the programs are detached and the reports written");

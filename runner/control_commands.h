@@ -31,6 +31,8 @@ struct ControlContext {
   std::function<Result<std::string>()> write_reports;
   // Ends the run as SIGTERM would.
   std::function<void()> stop;
+  // "container admit": a runtime's hook names a container's first process (argument: JSON).
+  std::function<Result<std::string>(const std::string& argument)> admit_container;
 };
 
 // Answers a parsed request (control_request.h): status, or a change recorded in the timeline.

@@ -7,8 +7,8 @@
 namespace cgfw::runner {
 namespace {
 
-constexpr std::array kWithArgument = {"allow add", "allow remove", "deny add", "deny remove",
-                                      "mode"};
+constexpr std::array kWithArgument = {"allow add",   "allow remove", "deny add",
+                                      "deny remove", "mode",         "container admit"};
 constexpr std::array kWithout = {"status", "report", "stop"};
 
 template <std::size_t N>

@@ -10,9 +10,12 @@
 namespace cgfw::runner {
 
 struct ControlRequest {
-  std::string command;   // "status", "allow add", "allow remove", "deny add", "deny remove",
-                         // "mode", "report", "stop"
-  std::string argument;  // the rule or the mode; "" for the others
+  std::string command;  // "status", "allow add", "allow remove", "deny add", "deny remove",
+                        // "mode", "report", "stop", "container admit"
+  // The rule or the mode; for "container admit", a JSON object {"pid": N, "id": "...", "name":
+  // "...", "image": "..."} as a string (parsed by the run, see container_identity.h); "" for
+  // the others.
+  std::string argument;
 };
 
 // The request, or why it is not one (not JSON, not an object, an unknown command or key, a field

@@ -43,6 +43,7 @@ Result<std::unique_ptr<DataPlane>> DataPlane::make(const DataPlaneConfig& config
   rodata->cfg_dns_port6 = config.dns_port6;
   rodata->cfg_web_port4 = config.web_port4;
   rodata->cfg_web_port6 = config.web_port6;
+  rodata->cfg_home_netns = config.home_netns;
 
   // The tries allocate per entry (BPF_F_NO_PREALLOC): max_entries is only a bound, with room
   // for rules added while the run goes on.
@@ -315,5 +316,13 @@ void lock_down_egress(int control_map_fd) {
 void DataPlane::lock_down() { lock_down_egress(control_map_fd()); }
 int DataPlane::client_sockets_map_fd() const { return bpf_map__fd(skel_->maps.client_sockets); }
 int DataPlane::original_dests_map_fd() const { return bpf_map__fd(skel_->maps.original_dests); }
+
+Status DataPlane::set_netns_proxy(std::uint64_t netns, const cgfw_netns_proxy& proxy) {
+  if (bpf_map__update_elem(skel_->maps.netns_proxies, &netns, sizeof(netns), &proxy, sizeof(proxy),
+                           BPF_ANY) != 0)
+    return make_error("cannot admit a network namespace: the kernel map refused it (" +
+                      std::string(std::strerror(errno)) + "; at most 1024 namespaces per run)");
+  return Ok{};
+}
 
 }  // namespace cgfw::runner

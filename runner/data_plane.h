@@ -39,6 +39,9 @@ struct DataPlaneConfig {
   // Entries of the preallocated per-flow LRU maps (proxy clients, reported flows, original
   // destinations, client sockets). A pinned export, with no proxy and no reader, needs few.
   std::uint32_t flow_entries = 65536;
+  // SO_NETNS_COOKIE of cgfw's own network namespace: sockets in any other one (containers)
+  // reach the proxies only through set_netns_proxy(). 0: namespaces are not told apart.
+  std::uint64_t home_netns = 0;
 };
 
 using FlowEventHandler = std::function<void(const cgfw_flow_event&)>;
@@ -101,6 +104,9 @@ class DataPlane : public dns::KernelAllowMap {
   void lock_down();
   int client_sockets_map_fd() const;
   int original_dests_map_fd() const;
+  // Another network namespace (a container's, by its SO_NETNS_COOKIE) reaches the proxies at
+  // `proxy`'s addresses from now on.
+  Status set_netns_proxy(std::uint64_t netns, const cgfw_netns_proxy& proxy);
 
  private:
   DataPlane() = default;

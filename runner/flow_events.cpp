@@ -60,6 +60,9 @@ std::string reason_text(int reason, int ip_protocol, int port) {
       return "IPv6 extension header chain refused";
     case CGFW_REASON_FRAGMENT:
       return "IP fragment without a transport header refused";
+    case CGFW_REASON_NETNS:
+      return "DNS or web traffic from a container's own network namespace, before cgfw listened "
+             "on its gateway (--containers off, or not admitted yet: see docs/containers.md)";
     default:
       return "unknown reason " + std::to_string(reason);
   }

@@ -51,6 +51,17 @@ std::variant<Options, int> parse_options(int argc, const char* const* argv) {
                  "(docker, containerd, podman, systemd, resolved, nscd are hidden by default; "
                  "repeatable)")
       ->type_name("PATH");
+  std::string containers = "follow";
+  app.add_option("--containers", containers,
+                 "follow: containers' own network namespaces reach the proxies at their gateway "
+                 "(default); off: their DNS and web traffic is refused")
+      ->check(CLI::IsMember({"follow", "off"}))
+      ->type_name("follow|off");
+  app.add_option("--containers-cgroup", options.containers_cgroups,
+                 "a container runtime's cgroup (as in /proc/PID/cgroup, e.g. /docker): every "
+                 "container the runtime starts below it is policed like the job, for the run's "
+                 "lifetime (repeatable)")
+      ->type_name("CGROUP");
   app.add_option("--user", options.user,
                  "run COMMAND as USER (default: the invoking user when run via sudo)")
       ->type_name("USER");
@@ -226,6 +237,17 @@ std::variant<Options, int> parse_options(int argc, const char* const* argv) {
   if (verbose && quiet) {
     std::fprintf(stderr, "cgfw-sandbox: --verbose and --quiet exclude each other\n");
     return kExitCgfwFailed;
+  }
+  options.follow_containers = containers == "follow";
+  for (const auto& cgroup : options.containers_cgroups) {
+    if (!cgroup.starts_with("/") || cgroup == "/" || cgroup.find("/../") != std::string::npos ||
+        cgroup.ends_with("/..") || cgroup.find("//") != std::string::npos) {
+      std::fprintf(stderr,
+                   "cgfw-sandbox: --containers-cgroup %s: give a runtime's cgroup as "
+                   "/proc/PID/cgroup shows it (absolute, not the root, no '..'), e.g. /docker\n",
+                   cgroup.c_str());
+      return kExitCgfwFailed;
+    }
   }
   options.verbosity = verbose ? Verbosity::verbose : quiet ? Verbosity::quiet : Verbosity::normal;
   return options;

@@ -30,6 +30,12 @@ struct Options {
   bool allow_privileged = false;  // --allow-privileged: keep every capability (loudly reported) //
                                   // --fail-on-block: exit 3 when anything was blocked
   std::vector<std::string> allow_unix;  // --allow-unix: denied unix sockets left reachable
+  // --containers follow|off: admit containers' network namespaces to the proxies (follow), or
+  // leave their DNS and web traffic refused (off). docs/containers.md.
+  bool follow_containers = true;
+  // --containers-cgroup: a container runtime's parent cgroup (below the cgroup2 mount), policed
+  // for the run's lifetime like the job: every container created below it is followed.
+  std::vector<std::string> containers_cgroups;
   std::optional<std::string> user;
   bool no_loopback = false;
   std::vector<std::string> dns_upstreams;  // --dns-upstream, in order

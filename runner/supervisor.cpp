@@ -28,6 +28,8 @@
 #include "runner/attach.h"
 #include "runner/cgroup.h"
 #include "runner/child.h"
+#include "runner/container_identity.h"
+#include "runner/container_networks.h"
 #include "runner/control_commands.h"
 #include "runner/control_socket.h"
 #include "runner/data_plane.h"
@@ -152,7 +154,22 @@ int run_sandbox(const Options& options) {
   reports::Journal journal;
   ProcessAttributor processes(::getpid());
   Announcer announcer(options.verbosity == Verbosity::quiet);
+  // Containers: their cgroups (named by a runtime hook, or below a followed runtime cgroup).
+  std::vector<TargetCgroup> runtime_cgroups;
+  for (const auto& path : options.containers_cgroups) {
+    auto opened = open_target_cgroup(*mount, path);
+    if (!opened) return fail("--containers-cgroup: " + opened.error().message);
+    runtime_cgroups.push_back(std::move(*opened));
+  }
+  std::vector<std::string> followed_paths;
+  for (const auto& runtime : runtime_cgroups) followed_paths.push_back(runtime.path);
+  ContainerRegistry container_registry(followed_paths);
+  bool containers_seen = !followed_paths.empty();
   auto record = [&](reports::Event event) {
+    if (containers_seen && event.process.pid > 0 && !event.process.container) {
+      if (auto where = cgroup_of_process(event.process.pid, *mount))
+        event.process.container = container_registry.find(*where);
+    }
     announcer.on_event(event);
     journal.record(std::move(event));
   };
@@ -304,6 +321,9 @@ int run_sandbox(const Options& options) {
   config.dns_port6 = (*dns_proxy)->port6();
   config.web_port4 = (*web_proxy)->port4();
   config.web_port6 = (*web_proxy)->port6();
+  auto home_netns = current_netns_cookie();
+  if (!home_netns) return fail(home_netns.error().message);
+  config.home_netns = *home_netns;
   config.learned_entries = static_cast<std::uint32_t>(options.max_learned_addresses);
   config.police_devices = !options.allow_privileged;
   auto plane = DataPlane::make(config);
@@ -323,8 +343,42 @@ int run_sandbox(const Options& options) {
                                    return learned.name_of(family, address);
                                  });
   translator_ptr = &translator;
-  auto opened =
-      (*plane)->open_events([&](const cgfw_flow_event& raw) { record(translator.translate(raw)); });
+  // Containers' own network namespaces reach the proxies at their gateway once admitted: by a
+  // runtime hook (before the container's first instruction), else when one of its processes
+  // execs or is refused for want of a proxy address (docs/containers.md).
+  ContainerNetworks container_networks(
+      **plane, *home_netns, [&](const std::string& address) -> Status {
+        if (auto listened = (*dns_proxy)->listen_also(address); !listened) return listened;
+        return (*web_proxy)->listen_also(address);
+      });
+  std::set<std::uint64_t> netns_failed;  // namespaces that could not be admitted: said once
+  auto admit_netns = [&](int pid, const char* why) -> Result<ContainerNetworks::Admitted> {
+    auto admitted = container_networks.admit(pid);
+    if (!admitted) {
+      auto netns = netns_cookie_of(pid);
+      if (!netns || netns_failed.insert(*netns).second) {
+        std::string warning = "a container's network (pid " + std::to_string(pid) +
+                              ") was not admitted: " + admitted.error().message;
+        spdlog::warn("{}", warning);
+        warnings.push_back(warning);
+      }
+      return admitted;
+    }
+    if (admitted->newly) {
+      containers_seen = true;
+      spdlog::info(
+          "admitted the network namespace of pid {} ({}): its DNS and web traffic "
+          "reach cgfw's proxies at {}",
+          pid, why, admitted->gateway);
+    }
+    return admitted;
+  };
+  auto opened = (*plane)->open_events([&](const cgfw_flow_event& raw) {
+    // Refused for want of a proxy address: admitted now, so its next attempt gets through.
+    if (raw.reason == CGFW_REASON_NETNS && options.follow_containers && raw.tgid > 0)
+      (void)admit_netns(static_cast<int>(raw.tgid), "refused before");
+    record(translator.translate(raw));
+  });
   if (!opened) return fail(opened.error().message);
 
   // The cgroup the programs go on: the run's own (created here, emptied and removed at the end),
@@ -339,9 +393,32 @@ int run_sandbox(const Options& options) {
   const std::string cgroup_path = target ? target->path : transient->path();
   if (auto attached = (*plane)->attach(cgroup_fd); !attached) return fail(attached.error().message);
   spdlog::debug("programs attached to {}", cgroup_path);
+  // A followed runtime cgroup gets the same programs: every container the runtime creates below
+  // it inherits them before its first process runs. Never one that holds cgfw itself.
+  if (!runtime_cgroups.empty()) {
+    auto own = cgroup_of_process(::getpid(), *mount);
+    if (!own) return fail(own.error().message);
+    for (const auto& runtime : runtime_cgroups) {
+      if (*own == runtime.path || own->starts_with(runtime.path + "/"))
+        return fail("--containers-cgroup " + runtime.path +
+                    " holds cgfw itself: its proxies would be policed by their own programs");
+      if (runtime.path == cgroup_path || runtime.path.starts_with(cgroup_path + "/") ||
+          cgroup_path.starts_with(runtime.path + "/"))
+        return fail("--containers-cgroup " + runtime.path + " overlaps the policed cgroup " +
+                    cgroup_path);
+      if (auto attached = (*plane)->attach(runtime.fd.get()); !attached)
+        return fail(attached.error().message);
+      spdlog::info("following containers below {}: they are policed like the job", runtime.path);
+    }
+  }
 
-  auto execs =
-      ExecTracker::make(cgroup_fd, [&](const ExecRecord& record) { processes.on_exec(record); });
+  auto execs = ExecTracker::make(cgroup_fd, [&](const ExecRecord& record) {
+    processes.on_exec(record);
+    // A process in a network namespace of its own (a container started inside the job):
+    // admitted at its first exec, before it is likely to connect.
+    if (options.follow_containers && in_other_netns(record.tgid))
+      (void)admit_netns(record.tgid, "exec");
+  });
   if (!execs) {
     std::string warning = execs.error().message +
                           "; processes are attributed from /proc only, so one that exits at once "
@@ -433,6 +510,30 @@ int run_sandbox(const Options& options) {
       [&io] {
         // After the answer is on its way.
         asio::post(io, [] { ::kill(::getpid(), SIGTERM); });
+      },
+      [&](const std::string& argument) -> Result<std::string> {
+        // A runtime's hook (`cgfw container-hook`), before the container's first instruction.
+        auto admission = parse_container_admission(argument);
+        if (!admission) return admission.error();
+        auto where = cgroup_of_process(admission->pid, *mount);
+        if (!where) return where.error();
+        bool in_job = *where == cgroup_path || where->starts_with(cgroup_path + "/");
+        bool followed =
+            std::any_of(followed_paths.begin(), followed_paths.end(),
+                        [&](const std::string& root) { return where->starts_with(root + "/"); });
+        if (!in_job && !followed)
+          return make_error("pid " + std::to_string(admission->pid) + " (" + *where +
+                            ") is neither in the policed cgroup nor below a --containers-cgroup");
+        container_registry.name(*where, admission->container);
+        containers_seen = true;
+        if (!options.follow_containers)
+          return std::string("container " + admission->container.id +
+                             " named; --containers off: its DNS and web traffic stays refused");
+        auto admitted = admit_netns(admission->pid, "runtime hook");
+        if (!admitted) return admitted.error();
+        return "container " + admission->container.id +
+               (admitted->gateway.empty() ? std::string(" shares cgfw's network namespace")
+                                          : " reaches cgfw's proxies at " + admitted->gateway);
       }};
   auto control = ControlSocket::make(
       io, run_dir->path(),

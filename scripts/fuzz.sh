@@ -27,7 +27,8 @@ clang++ "${flags[@]}" -DCGFW_VERSION="\"$version\"" "${report_reader[@]}" "$root
   "$root/tests/fuzz/report_reader_fuzz.cpp" -lidn2 -lpsl -o "$out/report_reader_fuzz"
 
 # What the control socket makes of a line from `cgfw ctl` (or anything else that connects).
-clang++ "${flags[@]}" "$root/runner/control_request.cpp" "$root"/policy/*.cpp \
+clang++ "${flags[@]}" "$root/runner/control_request.cpp" "$root/runner/container_identity.cpp" \
+  "$root"/policy/*.cpp \
   "$root/tests/fuzz/control_request_fuzz.cpp" -lidn2 -lpsl -o "$out/control_request_fuzz"
 
 for target in rule_parser dns_query dns_answer client_hello http_request report_reader \

@@ -26,6 +26,8 @@ test_packages=(
   systemd
   # the GitHub Action (action/, dist/): node and npm
   nodejs
+  # the container tests (tests/integration/container_test.cpp): a real OCI runtime
+  runc
 )
 
 bench_packages=(

@@ -6,6 +6,7 @@
 //   cgfw attach --cgroup PATH | --unit NAME | --pid PID [cgfw-sandbox options]
 //   cgfw ctl [--socket PATH] status | allow|deny add|remove RULE | mode audit|block | report
 //   cgfw stop [--socket PATH]
+//   cgfw container-hook [--socket PATH]   (an OCI runtime hook: docs/containers.md)
 // Exit status: 0 ok; 1 `policy check` found errors; 2 a usage error, or a report that cannot be
 // read or is not a report.
 #include <CLI/CLI.hpp>
@@ -15,6 +16,7 @@
 
 #include "tools/attach_command.h"
 #include "tools/commands.h"
+#include "tools/container_hook.h"
 #include "tools/ctl_command.h"
 
 int main(int argc, char** argv) {
@@ -26,6 +28,8 @@ int main(int argc, char** argv) {
   // `ctl` and `stop` read words ("allow add RULE"), which CLI11 would take for subcommands.
   if (argc > 1 && std::string(argv[1]) == "ctl")
     return tools::run_ctl(std::vector<std::string>(argv + 2, argv + argc));
+  if (argc > 1 && std::string(argv[1]) == "container-hook")
+    return tools::run_container_hook(std::vector<std::string>(argv + 2, argv + argc));
   if (argc > 1 && std::string(argv[1]) == "stop") {
     std::vector<std::string> args(argv + 2, argv + argc);
     args.push_back("stop");
@@ -41,6 +45,8 @@ int main(int argc, char** argv) {
       "a running service (docs/attach.md).\n"
       "cgfw ctl [--socket PATH] status | allow|deny add|remove RULE | mode audit|block | report, "
       "and cgfw stop, change a run while it goes on (docs/attach.md).\n"
+      "cgfw container-hook [--socket PATH] is an OCI runtime hook that admits a container to the "
+      "run before it starts (docs/containers.md).\n"
       "Docs: docs/reports.md (reports), docs/rules.md (allow rules).");
 
   auto* report = app.add_subcommand("report", "read a JSON report");

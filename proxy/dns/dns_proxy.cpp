@@ -262,6 +262,8 @@ Result<std::pair<udp::socket, tcp::acceptor>> bind_pair(asio::io_context& io,
 struct DnsProxy::Listeners {
   std::unique_ptr<UdpListener> udp4, udp6;
   std::unique_ptr<TcpListener> tcp4, tcp6;
+  std::vector<std::unique_ptr<UdpListener>> more_udp;  // container gateways
+  std::vector<std::unique_ptr<TcpListener>> more_tcp;
   std::uint16_t port4 = 0, port6 = 0;
   std::unique_ptr<asio::steady_timer> expiry;
 };
@@ -332,6 +334,30 @@ void DnsProxy::schedule_expiry() {
     learned_.expire(LearnedTable::Clock::now());
     schedule_expiry();
   });
+}
+
+Status DnsProxy::listen_also(const std::string& text) {
+  std::error_code ec;
+  auto address = asio::ip::make_address_v4(text, ec);
+  if (ec) return make_error("DNS proxy: not an IPv4 address: " + text);
+  const std::uint16_t port = listeners_->port4;
+  udp::socket udp_socket(io_);
+  udp_socket.open(udp::v4(), ec);
+  if (!ec) udp_socket.bind(udp::endpoint(address, port), ec);
+  tcp::acceptor acceptor(io_);
+  if (!ec) acceptor.open(tcp::v4(), ec);
+  if (!ec) acceptor.bind(tcp::endpoint(address, port), ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    return make_error("DNS proxy: cannot listen on " + text + ":" + std::to_string(port) + ": " +
+                      ec.message());
+  auto& udp_listener = listeners_->more_udp.emplace_back(
+      std::make_unique<UdpListener>(std::move(udp_socket), hooks_, *handler_));
+  auto& tcp_listener = listeners_->more_tcp.emplace_back(
+      std::make_unique<TcpListener>(std::move(acceptor), hooks_, *handler_));
+  udp_listener->receive();
+  tcp_listener->accept();
+  return Ok{};
 }
 
 std::uint16_t DnsProxy::port4() const { return listeners_->port4; }

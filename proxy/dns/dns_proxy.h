@@ -54,6 +54,9 @@ class DnsProxy {
 
   // Starts receiving and accepting.
   void start();
+  // Serves on one more IPv4 address too (a container network's gateway), on port4(): the kernel
+  // redirects that network's DNS there. Call after start().
+  Status listen_also(const std::string& address);
 
  private:
   struct Listeners;

@@ -109,6 +109,22 @@ void WebProxy::start() {
   asio::co_spawn(io_, accept_loop(acceptor6_), asio::detached);
 }
 
+Status WebProxy::listen_also(const std::string& text) {
+  std::error_code ec;
+  auto address = asio::ip::make_address_v4(text, ec);
+  if (ec) return make_error("web proxy: not an IPv4 address: " + text);
+  auto acceptor = std::make_unique<tcp::acceptor>(io_);
+  acceptor->open(tcp::v4(), ec);
+  if (!ec) acceptor->bind(tcp::endpoint(address, port4()), ec);
+  if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    return make_error("web proxy: cannot listen on " + text + ":" + std::to_string(port4()) + ": " +
+                      ec.message());
+  asio::co_spawn(io_, accept_loop(*acceptor), asio::detached);
+  more_acceptors_.push_back(std::move(acceptor));
+  return Ok{};
+}
+
 asio::awaitable<void> WebProxy::accept_loop(tcp::acceptor& acceptor) {
   for (;;) {
     auto [error, socket] = co_await acceptor.async_accept(use_tuple);

@@ -82,6 +82,9 @@ class WebProxy {
   // The CA that mints leaves for interception; without one, hosts that need it are refused.
   void set_ca(ca::RunCa* ca) { ca_ = ca; }
   void start();
+  // Accepts on one more IPv4 address too (a container network's gateway), on port4(). Call
+  // after start().
+  Status listen_also(const std::string& address);
 
  private:
   WebProxy(asio::io_context& io, const WebProxyConfig& config, const policy::Policy& policy,
@@ -104,6 +107,7 @@ class WebProxy {
   TlsContexts contexts_;
   asio::ip::tcp::acceptor acceptor4_;
   asio::ip::tcp::acceptor acceptor6_;
+  std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> more_acceptors_;  // container gateways
 };
 
 }  // namespace cgfw::tls

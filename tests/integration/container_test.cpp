@@ -1,0 +1,266 @@
+// Containers started by a real OCI runtime (runc, as a container daemon would run it: outside
+// the sandbox, below a runtime cgroup cgfw follows) stay inside the policy: their DNS and HTTPS
+// go through cgfw's proxies at their gateway, TLS is intercepted with the run's CA mounted into
+// the container, what the rules refuse never reaches the fake internet, and the report names
+// the container. The container's network namespace, veth and runtime cgroup are made here.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "tests/support/fake_internet.h"
+#include "tests/support/sandbox_process.h"
+
+namespace cgfw::testing {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+constexpr const char* kNetns = "cgfwct";
+constexpr const char* kGateway = "10.213.0.1";
+constexpr const char* kRuntimeCgroup = "/cgfw-test-runtime";
+
+// A busybox-free rootfs: the host's /usr, /etc and libraries bind-mounted read-only, so the
+// container runs the host's real curl and sh.
+json container_config(const std::vector<std::string>& command, const std::string& ca_bundle,
+                      const std::string& id, const std::string& hook_socket) {
+  json mounts = json::array({
+      {{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}},
+      {{"destination", "/dev"},
+       {"type", "tmpfs"},
+       {"source", "tmpfs"},
+       {"options", {"nosuid", "strictatime", "mode=755", "size=65536k"}}},
+      {{"destination", "/tmp"}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", {"nosuid"}}},
+  });
+  for (const char* dir : {"/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64"})
+    if (fs::exists(dir))
+      mounts.push_back(
+          {{"destination", dir}, {"type", "bind"}, {"source", dir}, {"options", {"rbind", "ro"}}});
+  // The documented way to trust the run's CA: its bundle mounted, and the variable set.
+  mounts.push_back({{"destination", "/cgfw/ca.pem"},
+                    {"type", "bind"},
+                    {"source", ca_bundle},
+                    {"options", {"bind", "ro"}}});
+  json config = {
+      {"ociVersion", "1.0.2"},
+      {"process",
+       {{"terminal", false},
+        {"user", {{"uid", 0}, {"gid", 0}}},
+        {"args", command},
+        {"env",
+         {"PATH=/usr/bin:/bin:/usr/sbin:/sbin", "SSL_CERT_FILE=/cgfw/ca.pem",
+          "CURL_CA_BUNDLE=/cgfw/ca.pem"}},
+        {"cwd", "/"},
+        {"noNewPrivileges", true}}},
+      {"root", {{"path", "rootfs"}, {"readonly", true}}},
+      {"hostname", id},
+      {"mounts", mounts},
+      {"annotations",
+       {{"cgfw.container.name", "web-" + id},
+        {"org.opencontainers.image.ref.name", "cgfw-test:1"}}},
+      {"linux",
+       {{"namespaces",
+         {{{"type", "pid"}},
+          {{"type", "ipc"}},
+          {{"type", "uts"}},
+          {{"type", "mount"}},
+          {{"type", "network"}, {"path", std::string("/run/netns/") + kNetns}}}},
+        {"cgroupsPath", std::string(kRuntimeCgroup) + "/" + id}}},
+  };
+  if (!hook_socket.empty())
+    config["hooks"] = {
+        {"createRuntime",
+         {{{"path", CGFW_TOOL}, {"args", {"cgfw", "container-hook", "--socket", hook_socket}}}}}};
+  return config;
+}
+
+class Containers : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "SKIPPED LOUDLY: container tests need root";
+    if (run_command({"runc", "--version"}).exit_code != 0)
+      FAIL() << "runc is not installed (.ci/install-deps installs it)";
+    net_ = FakeInternet::up();
+    ca_ = net_->state_dir() + "/ca.pem";
+    teardown_network();
+    auto sh = [](const std::string& script) {
+      auto result = run_command({"sh", "-ec", script});
+      ASSERT_EQ(result.exit_code, 0) << script << "\n" << result.err;
+    };
+    sh(std::string("ip netns add ") + kNetns);
+    sh(std::string("ip link add cgfwct-h type veth peer name cgfwct-c netns ") + kNetns);
+    sh(std::string("ip addr add ") + kGateway + "/30 dev cgfwct-h && ip link set cgfwct-h up");
+    sh(std::string("ip -n ") + kNetns + " addr add 10.213.0.2/30 dev cgfwct-c && ip -n " + kNetns +
+       " link set cgfwct-c up && ip -n " + kNetns + " link set lo up && ip -n " + kNetns +
+       " route add default via " + kGateway);
+    mount_ = cgroup2_mount();
+    ASSERT_FALSE(mount_.empty());
+    fs::create_directories(mount_ + kRuntimeCgroup);
+    fs::create_directories(bundle_.file("rootfs"));
+    for (const char* dir :
+         {"proc", "dev", "tmp", "usr", "etc", "bin", "sbin", "lib", "lib64", "cgfw"})
+      fs::create_directories(bundle_.file("rootfs/") + dir);
+    std::ofstream(bundle_.file("rootfs/cgfw/ca.pem")).close();
+  }
+  void TearDown() override {
+    for (const char* id : {"c1", "c2"}) run_command({"runc", "delete", "--force", id});
+    teardown_network();
+    // runc makes the runtime cgroup in every hierarchy of this host (v1 controllers too).
+    std::ifstream mounts("/proc/mounts");
+    for (std::string line; std::getline(mounts, line);) {
+      std::istringstream fields(line);
+      std::string source, target, type;
+      fields >> source >> target >> type;
+      if (type == "cgroup" || type == "cgroup2") ::rmdir((target + kRuntimeCgroup).c_str());
+    }
+  }
+  static void teardown_network() {
+    run_command({"ip", "link", "del", "cgfwct-h"});
+    run_command({"ip", "netns", "del", kNetns});
+  }
+
+  // Starts the sandbox around a job that waits for `done`, and returns once it is ready.
+  std::unique_ptr<SandboxProcess> start_sandbox(const std::vector<std::string>& more) {
+    std::vector<std::string> args{"--dns-upstream",      FakeInternet::kDnsV4, "--upstream-ca", ca_,
+                                  "--containers-cgroup", kRuntimeCgroup};
+    args.insert(args.end(), more.begin(), more.end());
+    auto sandbox = std::make_unique<SandboxProcess>(
+        args, std::vector<std::string>{"sh", "-c",
+                                       "printf %s \"$SSL_CERT_FILE\" > " + job_.file("bundle") +
+                                           "; for i in $(seq 600); do [ -e " + job_.file("done") +
+                                           " ] && exit 0; sleep 0.1; done; exit 1"});
+    EXPECT_TRUE(eventually(
+        [&] { return fs::exists(job_.file("bundle")) && fs::file_size(job_.file("bundle")) > 0; },
+        std::chrono::seconds(30)))
+        << "the job never started";
+    return sandbox;
+  }
+  std::string bundle_file() const {
+    std::ifstream in(job_.file("bundle"));
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  static std::string control_socket() {
+    for (const auto& entry : fs::directory_iterator("/run/cgfw"))
+      if (fs::exists(entry.path() / "control.sock")) return (entry.path() / "control.sock");
+    return "";
+  }
+  CommandResult run_container(const std::string& id, const std::string& script, bool with_hook) {
+    std::ofstream(bundle_.file("config.json"))
+        << container_config({"sh", "-c", script}, bundle_file(), id,
+                            with_hook ? control_socket() : "")
+               .dump(2);
+    return run_command({"timeout", "60", "runc", "run", "--bundle", bundle_.path(), id});
+  }
+  static const json* find_event(const json& report, const std::string& layer,
+                                const std::string& domain, const std::string& decision) {
+    for (const auto& event : report["events"])
+      if (event["layer"] == layer && event.value("domain", "") == domain &&
+          event["decision"] == decision)
+        return &event;
+    return nullptr;
+  }
+
+  std::unique_ptr<FakeInternet> net_;
+  std::string ca_;
+  std::string mount_;
+  TempDir bundle_;
+  TempDir job_;
+};
+
+TEST_F(Containers, ARuntimeHookAdmitsTheContainerBeforeItsFirstInstruction) {
+  auto sandbox = start_sandbox({"-a", "https://allowed.test/"});
+  // The container's very first actions: a name lookup and HTTPS through the proxies (verified
+  // against the run's CA, mounted), a denied name, and an address no rule allows.
+  auto container =
+      run_container("c1",
+                    "curl -sS -o /dev/null -w 'allowed=%{http_code}\\n' https://allowed.test/; "
+                    "curl -sS -m 5 -o /dev/null https://evil.test/; echo evil=$?; "
+                    "curl -sS -m 5 -o /dev/null http://198.51.100.11:9000/; echo direct=$?",
+                    /*with_hook=*/true);
+  std::ofstream(job_.file("done")).close();
+  auto result = sandbox->wait();
+  ASSERT_EQ(container.exit_code, 0) << container.out << container.err;
+  EXPECT_NE(container.out.find("allowed=200"), std::string::npos) << container.out << container.err;
+  EXPECT_EQ(container.out.find("evil=0"), std::string::npos) << container.out;
+  EXPECT_EQ(container.out.find("direct=0"), std::string::npos) << container.out;
+
+  // Nothing refused reached the fake internet.
+  EXPECT_TRUE(net_->dns_queries_for("evil.test").empty());
+  EXPECT_TRUE(net_->hits(FakeInternet::kServerV4b, 9000).empty());
+
+  ASSERT_EQ(result.exit_status, 0) << result.err;
+  EXPECT_NE(result.err.find("container c1 reaches cgfw's proxies at 10.213.0.1"), std::string::npos)
+      << "the hook's admission: " << result.err;
+  ASSERT_TRUE(result.report);
+  const json& report = *result.report;
+  EXPECT_EQ(schema_errors(report), "");
+  // DNS went through the proxy, and the report names the container and its process.
+  const json* looked_up = find_event(report, "dns", "allowed.test", "allowed");
+  ASSERT_NE(looked_up, nullptr) << report["events"].dump(1);
+  const json& process = (*looked_up)["process"];
+  EXPECT_EQ(process["container"]["id"], "c1");
+  EXPECT_EQ(process["container"]["name"], "web-c1");
+  EXPECT_EQ(process["container"]["image"], "cgfw-test:1");
+  EXPECT_EQ(process["comm"], "curl");
+  // TLS was intercepted: a URL rule applies, so the request itself is in the report.
+  bool request_seen = false;
+  for (const auto& event : report["events"])
+    if (event["layer"] == "http" && event.value("url", "").starts_with("https://allowed.test/") &&
+        event["decision"] == "allowed" && event["process"].contains("container"))
+      request_seen = true;
+  EXPECT_TRUE(request_seen) << report["events"].dump(1);
+  const json* denied = find_event(report, "dns", "evil.test", "blocked");
+  ASSERT_NE(denied, nullptr);
+  EXPECT_EQ((*denied)["process"]["container"]["id"], "c1");
+  bool direct_blocked = false;
+  for (const auto& event : report["events"])
+    if (event["layer"] == "packet" && event["ip"] == FakeInternet::kServerV4b &&
+        event["port"] == 9000 && event["decision"] == "blocked" &&
+        event["process"]["container"]["id"] == "c1")
+      direct_blocked = true;
+  EXPECT_TRUE(direct_blocked) << report["events"].dump(1);
+  // The blocked name was announced with the container.
+  EXPECT_NE(result.err.find("in container web-c1"), std::string::npos) << result.err;
+
+  // Cleanup: the runtime cgroup carries no program of the run any more.
+  auto programs = run_command({"bpftool", "cgroup", "show", mount_ + kRuntimeCgroup});
+  EXPECT_EQ(programs.out.find("cgfw_"), std::string::npos) << programs.out;
+}
+
+// Without a hook, nothing slips through before cgfw knows the container's namespace: a container
+// whose very first action is to connect is refused (never sent where no proxy judges it), and
+// once its namespace is admitted (cgfw saw the refusal) its next attempts get through.
+TEST_F(Containers, WithoutAHookNothingPassesBeforeTheNamespaceIsAdmitted) {
+  auto sandbox = start_sandbox({"-a", "allowed.test"});
+  auto container = run_container(
+      "c2",
+      "curl -sS -m 5 -o /dev/null http://198.51.100.11:9000/; echo direct=$?; "
+      "for i in $(seq 100); do "
+      "  curl -sS -m 5 -o /dev/null http://allowed.test/ && { echo allowed=$i; exit 0; }; "
+      "  sleep 0.1; "
+      "done; echo allowed=never",
+      /*with_hook=*/false);
+  std::ofstream(job_.file("done")).close();
+  auto result = sandbox->wait();
+  ASSERT_EQ(container.exit_code, 0) << container.out << container.err;
+  EXPECT_EQ(container.out.find("direct=0"), std::string::npos) << container.out;
+  EXPECT_EQ(container.out.find("allowed=never"), std::string::npos)
+      << container.out << container.err << result.err;
+  EXPECT_TRUE(net_->hits(FakeInternet::kServerV4b, 9000).empty());
+  ASSERT_TRUE(result.report);
+  const json& report = *result.report;
+  EXPECT_EQ(schema_errors(report), "");
+  // Attributed by its cgroup: the id is the runtime's cgroup name; no hook, so no name.
+  const json* looked_up = find_event(report, "dns", "allowed.test", "allowed");
+  ASSERT_NE(looked_up, nullptr) << report["events"].dump(1);
+  EXPECT_EQ((*looked_up)["process"]["container"]["id"], "c2");
+  EXPECT_FALSE((*looked_up)["process"]["container"].contains("name"));
+}
+
+}  // namespace
+}  // namespace cgfw::testing
