@@ -63,6 +63,9 @@ struct cgfw_sock_owner {
 	__u8 allowed;
 	__u8 allowed_protocol;
 	__u32 allowed_generation;
+	/* The cgroup v2 id of the task that last recorded the owner: names the container of a
+	 * process that is gone by the time user space reads the event. */
+	__u64 cgroup_id;
 };
 
 enum cgfw_verdict {
@@ -106,6 +109,7 @@ struct cgfw_flow_event {
 	__u8 daddr[16];
 	char comm[CGFW_COMM_LEN];
 	__u32 pad;
+	__u64 cgroup_id; /* the owner's cgroup v2 id (its inode number); 0 when unknown */
 };
 
 /* Key of the reported-flows LRU: a flow is reported once per (socket, destination, verdict). */
@@ -145,6 +149,7 @@ struct cgfw_proxy_client {
 	__u32 pid;
 	char comm[CGFW_COMM_LEN];
 	struct cgfw_original_dest original; /* zero when the socket was not redirected */
+	__u64 cgroup_id;		    /* the owner's cgroup v2 id; 0 when unknown */
 };
 
 #define CGFW_EXEC_FILENAME_LEN 256
@@ -226,16 +231,16 @@ static_assert(sizeof(struct cgfw_port_set) == 8 + 12 * CGFW_MAX_PORT_RANGES,
 	      "cgfw_port_set layout");
 static_assert(sizeof(struct cgfw_lpm_key_v4) == 8, "cgfw_lpm_key_v4 layout");
 static_assert(sizeof(struct cgfw_lpm_key_v6) == 20, "cgfw_lpm_key_v6 layout");
-static_assert(sizeof(struct cgfw_sock_owner) == 48, "cgfw_sock_owner layout");
-static_assert(sizeof(struct cgfw_proxy_client) == 56, "cgfw_proxy_client layout");
-static_assert(sizeof(struct cgfw_flow_event) == 88, "cgfw_flow_event layout");
+static_assert(sizeof(struct cgfw_sock_owner) == 56, "cgfw_sock_owner layout");
+static_assert(sizeof(struct cgfw_proxy_client) == 64, "cgfw_proxy_client layout");
+static_assert(sizeof(struct cgfw_flow_event) == 96, "cgfw_flow_event layout");
 static_assert(sizeof(struct cgfw_flow_key) == 32, "cgfw_flow_key layout");
 static_assert(sizeof(struct cgfw_local_endpoint) == 24, "cgfw_local_endpoint layout");
 static_assert(sizeof(struct cgfw_original_dest) == 24, "cgfw_original_dest layout");
 static_assert(sizeof(struct cgfw_netns_proxy) == 24, "cgfw_netns_proxy layout");
 static_assert(sizeof(struct cgfw_exec_event) == 24 + 16 + 256 + 512, "cgfw_exec_event layout");
 #else
-_Static_assert(sizeof(struct cgfw_flow_event) == 88, "cgfw_flow_event layout");
+_Static_assert(sizeof(struct cgfw_flow_event) == 96, "cgfw_flow_event layout");
 _Static_assert(sizeof(struct cgfw_port_set) == 8 + 12 * CGFW_MAX_PORT_RANGES,
 	       "cgfw_port_set layout");
 #endif

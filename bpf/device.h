@@ -34,6 +34,7 @@ static __always_inline int handle_device(struct bpf_cgroup_dev_ctx *ctx)
 	event->time_ns = bpf_ktime_get_ns();
 	event->tgid = id >> 32;
 	event->pid = (__u32)id;
+	event->cgroup_id = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(event->comm, sizeof(event->comm));
 	event->rule_id = CGFW_NO_RULE;
 	event->verdict = CGFW_VERDICT_BLOCK;

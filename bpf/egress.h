@@ -148,6 +148,7 @@ struct cgfw_flow_origin {
 	__u32 tgid;
 	__u32 pid;
 	char comm[CGFW_COMM_LEN];
+	__u64 cgroup_id;
 };
 
 static __always_inline struct cgfw_sock_owner *origin_of_packet(struct __sk_buff *skb,
@@ -164,7 +165,10 @@ static __always_inline struct cgfw_sock_owner *origin_of_packet(struct __sk_buff
 	if (owner) {
 		origin->tgid = owner->tgid;
 		origin->pid = owner->pid;
+		origin->cgroup_id = owner->cgroup_id;
 		__builtin_memcpy(origin->comm, owner->comm, CGFW_COMM_LEN);
+	} else {
+		origin->cgroup_id = bpf_skb_cgroup_id(skb);
 	}
 	return owner;
 }
@@ -194,6 +198,7 @@ static __always_inline int report_flow(const struct cgfw_flow_origin *origin,
 	event->cookie = origin->cookie;
 	event->tgid = origin->tgid;
 	event->pid = origin->pid;
+	event->cgroup_id = origin->cgroup_id;
 	__builtin_memcpy(event->comm, origin->comm, CGFW_COMM_LEN);
 	event->rule_id = d->rule_id;
 	event->family = pkt->family;
@@ -307,6 +312,7 @@ static __always_inline int to_proxy(const struct cgfw_packet *pkt,
 	client.cookie = origin->cookie;
 	client.tgid = origin->tgid;
 	client.pid = origin->pid;
+	client.cgroup_id = origin->cgroup_id;
 	__builtin_memcpy(client.comm, origin->comm, CGFW_COMM_LEN);
 	original = bpf_map_lookup_elem(&original_dests, &origin->cookie);
 	if (original)

@@ -28,6 +28,7 @@ static __always_inline struct cgfw_sock_owner *record_owner(struct bpf_sock *sk)
 	pid_tgid = bpf_get_current_pid_tgid();
 	owner->tgid = pid_tgid >> 32;
 	owner->pid = (__u32)pid_tgid;
+	owner->cgroup_id = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(owner->comm, sizeof(owner->comm));
 	return owner;
 }
@@ -213,6 +214,7 @@ static __always_inline int handle_sock_addr(struct bpf_sock_addr *ctx, int famil
 	origin.cookie = bpf_get_socket_cookie(ctx);
 	origin.tgid = pid_tgid >> 32;
 	origin.pid = (__u32)pid_tgid;
+	origin.cgroup_id = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(origin.comm, sizeof(origin.comm));
 	pkt.family = dest.family;
 	pkt.protocol = dest.protocol;

@@ -40,6 +40,9 @@ struct ProcessRecord {
   std::vector<Ancestor> ancestors;  // parent first, up to the sandbox's first process
   bool gone = false;  // exited before cgfw could read /proc: exe/cmdline unknown, not guessed
   std::optional<ContainerRef> container;  // set when the process ran in a container
+  // The kernel's id of the process's cgroup v2 at the socket call (0: unknown). Not reported:
+  // it finds `container` after the process is gone.
+  std::uint64_t cgroup_id = 0;
 };
 
 struct RuleRef {

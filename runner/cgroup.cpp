@@ -186,6 +186,26 @@ Result<std::string> cgroup_of_process(pid_t pid, const std::string& mount) {
                     "/proc/" + std::to_string(pid) + "/cgroup)");
 }
 
+Result<std::string> cgroup_path_of_id(const std::string& mount, std::uint64_t id) {
+  UniqueFd mount_fd(::open(mount.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!mount_fd.valid()) return make_error("cannot open " + mount + ": " + errno_text(errno));
+  // kernfs file handles: 8 bytes, the node id; the type is FILEID_KERNFS.
+  constexpr int kFileIdKernfs = 0xfe;
+  alignas(file_handle) unsigned char storage[sizeof(file_handle) + sizeof(id)] = {};
+  auto* handle = reinterpret_cast<file_handle*>(storage);
+  handle->handle_bytes = sizeof(id);
+  handle->handle_type = kFileIdKernfs;
+  std::memcpy(handle->f_handle, &id, sizeof(id));
+  UniqueFd dir(::open_by_handle_at(mount_fd.get(), handle, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.valid())
+    return make_error("no cgroup with id " + std::to_string(id) + ": " + errno_text(errno));
+  std::string link = "/proc/self/fd/" + std::to_string(dir.get());
+  char path[4096];
+  ssize_t length = ::readlink(link.c_str(), path, sizeof(path) - 1);
+  if (length <= 0) return make_error("cannot read " + link + ": " + errno_text(errno));
+  return std::string(path, static_cast<std::size_t>(length));
+}
+
 Result<std::unique_ptr<TransientCgroup>> TransientCgroup::make(const std::string& mount) {
   std::random_device random;
   std::ostringstream name;

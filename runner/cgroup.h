@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -33,6 +34,11 @@ bool wait_until_empty(int cgroup_dir_fd);
 
 // The directory of `pid`'s cgroup v2 under `mount` (from /proc/PID/cgroup's "0::" line).
 Result<std::string> cgroup_of_process(pid_t pid, const std::string& mount);
+
+// The directory of the cgroup v2 whose kernel id (bpf_get_current_cgroup_id(), the directory's
+// inode number) is `id`, found with open_by_handle_at(2) on the mount: it names the cgroup of a
+// process that is already gone, as long as the cgroup itself still exists.
+Result<std::string> cgroup_path_of_id(const std::string& mount, std::uint64_t id);
 
 class TransientCgroup {
  public:

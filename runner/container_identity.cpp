@@ -61,8 +61,23 @@ std::string container_id_from_cgroup(std::string_view cgroup_path) {
   return std::string(name);
 }
 
-void ContainerRegistry::name(const std::string& cgroup_path, reports::ContainerRef container) {
+void ContainerRegistry::name(const std::string& cgroup_path, reports::ContainerRef container,
+                             std::uint64_t cgroup_id) {
+  // What was concluded before the name was known (e.g. "no container") may be wrong now.
+  by_id_.clear();
+  if (cgroup_id != 0) by_id_[cgroup_id] = container;
   named_[cgroup_path] = std::move(container);
+}
+
+std::optional<reports::ContainerRef> ContainerRegistry::find(std::uint64_t cgroup_id,
+                                                             const CgroupPathOf& path_of) {
+  if (auto known = by_id_.find(cgroup_id); known != by_id_.end()) return known->second;
+  auto path = path_of(cgroup_id);
+  if (!path) return std::nullopt;
+  // Cgroup ids are never reused, so an answer stays true; the bound only limits memory.
+  constexpr std::size_t kMaxRemembered = 4096;
+  if (by_id_.size() >= kMaxRemembered) by_id_.clear();
+  return by_id_[cgroup_id] = find(*path);
 }
 
 std::optional<reports::ContainerRef> ContainerRegistry::find(const std::string& cgroup_path) const {

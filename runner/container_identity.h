@@ -4,10 +4,13 @@
 // id is read from the cgroup's own name (runc's cgroupsPath, docker-ID.scope, libpod-ID.scope).
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/result.h"
@@ -32,14 +35,25 @@ class ContainerRegistry {
   // descendant is a container.
   explicit ContainerRegistry(std::vector<std::string> followed) : followed_(std::move(followed)) {}
 
-  // The runtime's hook named the container in `cgroup_path`.
-  void name(const std::string& cgroup_path, reports::ContainerRef container);
+  // The runtime's hook named the container in `cgroup_path`, whose kernel id is `cgroup_id`
+  // (0: unknown).
+  void name(const std::string& cgroup_path, reports::ContainerRef container,
+            std::uint64_t cgroup_id = 0);
   // The container of a process in `cgroup_path`, if it is one's.
   std::optional<reports::ContainerRef> find(const std::string& cgroup_path) const;
+
+  // The container of the cgroup the kernel calls `cgroup_id` (the id an event carries from the
+  // moment of the socket call). `path_of` turns an id into a cgroup path; it is asked once per id
+  // and the answer is kept, so events that arrive after their process has exited are still
+  // attributed. An id `path_of` cannot resolve is not remembered.
+  using CgroupPathOf = std::function<Result<std::string>(std::uint64_t)>;
+  std::optional<reports::ContainerRef> find(std::uint64_t cgroup_id, const CgroupPathOf& path_of);
 
  private:
   std::vector<std::string> followed_;
   std::map<std::string, reports::ContainerRef> named_;  // cgroup path -> container
+  // cgroup id -> its container (nullopt: the cgroup is no container's). Bounded.
+  std::unordered_map<std::uint64_t, std::optional<reports::ContainerRef>> by_id_;
 };
 
 }  // namespace cgfw::runner

@@ -118,6 +118,7 @@ reports::Event FlowEventTranslator::translate(const cgfw_flow_event& raw) {
     event.domain = name_of_(raw.family, address);
   }
   event.process = processes_.describe(static_cast<int>(raw.tgid), comm);
+  event.process.cgroup_id = raw.cgroup_id;
   return event;
 }
 
@@ -136,6 +137,7 @@ reports::Event FlowEventTranslator::translate_device(const cgfw_flow_event& raw,
       "TUN/TAP device: packets written to it leave through the kernel's routing, not through a "
       "socket of the sandbox, so the egress program would never see them; refused";
   event.process = processes_.describe(static_cast<int>(raw.tgid), comm);
+  event.process.cgroup_id = raw.cgroup_id;
   return event;
 }
 
@@ -162,6 +164,7 @@ reports::Event FlowEventTranslator::translate(const dns::DnsObservation& observa
     event.suggested_rule = observation.name;
   event.process =
       processes_.describe(static_cast<int>(observation.client.tgid), observation.client.comm);
+  event.process.cgroup_id = observation.client.cgroup_id;
   return event;
 }
 
@@ -193,6 +196,7 @@ reports::Event FlowEventTranslator::translate(const tls::WebObservation& observa
   if (!observation.suggested_rule.empty()) event.suggested_rule = observation.suggested_rule;
   event.process =
       processes_.describe(static_cast<int>(observation.client.tgid), observation.client.comm);
+  event.process.cgroup_id = observation.client.cgroup_id;
   return event;
 }
 

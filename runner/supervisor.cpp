@@ -166,9 +166,16 @@ int run_sandbox(const Options& options) {
   ContainerRegistry container_registry(followed_paths);
   bool containers_seen = !followed_paths.empty();
   auto record = [&](reports::Event event) {
-    if (containers_seen && event.process.pid > 0 && !event.process.container) {
-      if (auto where = cgroup_of_process(event.process.pid, *mount))
-        event.process.container = container_registry.find(*where);
+    if (containers_seen && !event.process.container) {
+      // The cgroup the kernel saw at the socket call: the process may have exited since.
+      if (event.process.cgroup_id != 0) {
+        event.process.container = container_registry.find(
+            event.process.cgroup_id,
+            [&](std::uint64_t id) { return cgroup_path_of_id(*mount, id); });
+      } else if (event.process.pid > 0) {
+        if (auto where = cgroup_of_process(event.process.pid, *mount))
+          event.process.container = container_registry.find(*where);
+      }
     }
     announcer.on_event(event);
     journal.record(std::move(event));
@@ -190,6 +197,7 @@ int run_sandbox(const Options& options) {
     event.process =
         processes.describe(static_cast<int>(client.tgid),
                            std::string(client.comm, strnlen(client.comm, sizeof(client.comm))));
+    event.process.cgroup_id = client.cgroup_id;
     record(event);
   };
 
@@ -211,6 +219,7 @@ int run_sandbox(const Options& options) {
     dns::ClientInfo info;
     info.tgid = client->tgid;
     info.comm.assign(client->comm, strnlen(client->comm, sizeof(client->comm)));
+    info.cgroup_id = client->cgroup_id;
     info.redirected = client->original.port == 53;
     info.resolver_family = client->original.family;
     std::memcpy(info.resolver.data(), client->original.addr, 16);
@@ -258,6 +267,7 @@ int run_sandbox(const Options& options) {
     tls::WebClient info;
     info.tgid = client->tgid;
     info.comm.assign(client->comm, strnlen(client->comm, sizeof(client->comm)));
+    info.cgroup_id = client->cgroup_id;
     info.original.family = client->original.family;
     std::memcpy(info.original.address.data(), client->original.addr, 16);
     info.original.port = original_port;
@@ -524,7 +534,9 @@ int run_sandbox(const Options& options) {
         if (!in_job && !followed)
           return make_error("pid " + std::to_string(admission->pid) + " (" + *where +
                             ") is neither in the policed cgroup nor below a --containers-cgroup");
-        container_registry.name(*where, admission->container);
+        struct stat cgroup_dir {};
+        container_registry.name(*where, admission->container,
+                                ::stat(where->c_str(), &cgroup_dir) == 0 ? cgroup_dir.st_ino : 0);
         containers_seen = true;
         if (!options.follow_containers)
           return std::string("container " + admission->container.id +

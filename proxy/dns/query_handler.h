@@ -21,8 +21,9 @@ namespace cgfw::dns {
 struct ClientInfo {
   std::uint32_t tgid = 0;
   std::string comm;
-  bool redirected = false;  // the socket asked for port 53 somewhere and cgfw sent it here
-  int resolver_family = 0;  // the resolver it asked for
+  std::uint64_t cgroup_id = 0;  // the client's cgroup v2 id at the socket call; 0: unknown
+  bool redirected = false;      // the socket asked for port 53 somewhere and cgfw sent it here
+  int resolver_family = 0;      // the resolver it asked for
   Address resolver{};
 };
 

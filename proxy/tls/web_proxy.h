@@ -32,6 +32,7 @@ namespace cgfw::tls {
 struct WebClient {
   std::uint32_t tgid = 0;
   std::string comm;
+  std::uint64_t cgroup_id = 0;  // the client's cgroup v2 id at the socket call; 0: unknown
   Destination original;
 };
 

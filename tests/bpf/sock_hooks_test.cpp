@@ -14,6 +14,7 @@
 #include <cstring>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "policy/parser.h"
 #include "runner/cgroup.h"
@@ -194,6 +195,27 @@ TEST_F(SockHooks, ConnectToABlockedAddressFailsAtOnceWithEperm) {
   run_inside([] { return connect_to("198.51.100.99", 80); },
              [](Report report) { EXPECT_EQ(report.error, EPERM) << std::strerror(report.error); });
   EXPECT_GE(plane_->counters()[CGFW_COUNTER_PACKETS_BLOCKED], 1u);
+}
+
+// The refusal names the cgroup the process was in, and the runner can find that cgroup's path
+// from the id alone after the process has exited (how a container's short-lived process is
+// still attributed to its container).
+TEST_F(SockHooks, ARefusalCarriesTheCgroupIdWhichLeadsBackToTheCgroup) {
+  CGFW_REQUIRE_ROOT();
+  std::vector<cgfw_flow_event> events;
+  ASSERT_TRUE(
+      plane_->open_events([&](const cgfw_flow_event& event) { events.push_back(event); }).ok());
+  run_inside([] { return connect_to("198.51.100.99", 80); },
+             [](Report report) { EXPECT_EQ(report.error, EPERM); });
+  plane_->consume_events();
+  ASSERT_FALSE(events.empty()) << "the refusal was not reported";
+  EXPECT_EQ(events.back().cgroup_id, cgroup_->id());
+  auto mount = find_cgroup2_mount();
+  ASSERT_TRUE(mount.ok());
+  auto path = cgroup_path_of_id(*mount, events.back().cgroup_id);
+  ASSERT_TRUE(path.ok()) << path.error().message;
+  EXPECT_EQ(*path, cgroup_->path());
+  EXPECT_FALSE(cgroup_path_of_id(*mount, 1ull << 62).ok()) << "an id no cgroup has";
 }
 
 TEST_F(SockHooks, RawSocketsAreRefused) {

@@ -2,6 +2,10 @@
 // "container admit" argument a runtime hook sends, and which container a cgroup belongs to.
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <map>
+#include <string>
+
 #include "runner/container_identity.h"
 #include "runner/container_networks.h"
 
@@ -77,6 +81,36 @@ TEST(ContainerRegistry, NamedContainersAndFollowedRuntimeCgroups) {
   EXPECT_EQ(named->name, "web");
   registry.name("/cg/job/inner", {"c9", "", ""});
   EXPECT_EQ(registry.find("/cg/job/inner")->id, "c9");
+}
+
+// Events carry the kernel's cgroup id: its path is asked for once, and the answer outlives the
+// cgroup (a container's last event may arrive after the container is gone).
+TEST(ContainerRegistry, ACgroupIdIsResolvedOnceAndRemembered) {
+  ContainerRegistry registry({"/cg/runtime"});
+  std::map<std::uint64_t, std::string> cgroups{{7, "/cg/runtime/c1/sub"}, {8, "/cg/job"}};
+  int asked = 0;
+  auto path_of = [&](std::uint64_t id) -> Result<std::string> {
+    ++asked;
+    auto found = cgroups.find(id);
+    if (found == cgroups.end()) return make_error("no cgroup with id " + std::to_string(id));
+    return found->second;
+  };
+  ASSERT_TRUE(registry.find(7, path_of));
+  EXPECT_EQ(registry.find(7, path_of)->id, "c1");
+  EXPECT_FALSE(registry.find(8, path_of)) << "the job's own cgroup is no container";
+  EXPECT_FALSE(registry.find(8, path_of));
+  EXPECT_EQ(asked, 2) << "each id is resolved once";
+  cgroups.clear();  // both cgroups are gone now
+  EXPECT_EQ(registry.find(7, path_of)->id, "c1");
+  EXPECT_FALSE(registry.find(9, path_of)) << "an id that cannot be resolved";
+  EXPECT_FALSE(registry.find(9, path_of));
+  EXPECT_EQ(asked, 4) << "an unresolved id is asked again";
+
+  // A hook's name reaches an id the registry already knew, and names the cgroup id it is given.
+  registry.name("/cg/runtime/c1", {"c1", "web", "nginx:1"}, 12);
+  EXPECT_EQ(registry.find(12, path_of)->name, "web");
+  cgroups[7] = "/cg/runtime/c1/sub";
+  EXPECT_EQ(registry.find(7, path_of)->name, "web");
 }
 
 }  // namespace

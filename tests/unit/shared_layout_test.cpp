@@ -23,7 +23,8 @@ TEST(SharedLayout, FlowEventOffsets) {
   EXPECT_EQ(offsetof(cgfw_flow_event, saddr), 36u);
   EXPECT_EQ(offsetof(cgfw_flow_event, daddr), 52u);
   EXPECT_EQ(offsetof(cgfw_flow_event, comm), 68u);
-  EXPECT_EQ(sizeof(cgfw_flow_event), 88u);
+  EXPECT_EQ(offsetof(cgfw_flow_event, cgroup_id), 88u);
+  EXPECT_EQ(sizeof(cgfw_flow_event), 96u);
 }
 
 TEST(SharedLayout, PortSetOffsets) {
