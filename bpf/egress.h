@@ -101,13 +101,15 @@ static __always_inline int denied(const struct cgfw_packet *pkt, struct cgfw_dec
 /* Deny tries first (deny wins); then an address is allowed by a static IP rule (LPM tries) or
  * because an allowed name resolved to it (learned maps); either may carry the matching port
  * range. What nothing covers passes only when the run allows by default (deny rules only). */
-static __always_inline void decide(const struct cgfw_packet *pkt, int parse_error,
-				   struct cgfw_decision *d)
+__attribute__((noinline)) int decide(const struct cgfw_packet *pkt, int parse_error,
+				     struct cgfw_decision *d)
 {
 	struct cgfw_port_set *learned;
 	struct cgfw_port_set *set;
 	__u32 mode;
 
+	if (!pkt || !d)
+		return 0;
 	d->verdict = CGFW_VERDICT_BLOCK;
 	d->rule_id = CGFW_NO_RULE;
 	if (parse_error) {
@@ -140,6 +142,7 @@ static __always_inline void decide(const struct cgfw_packet *pkt, int parse_erro
 	}
 	if (d->verdict == CGFW_VERDICT_BLOCK && (mode & CGFW_MODE_AUDIT))
 		d->verdict = CGFW_VERDICT_AUDIT;
+	return d->verdict;
 }
 
 /* Who a flow belongs to: the socket and the process that owns it. */
