@@ -265,11 +265,17 @@ static __always_inline int same_bytes(const __u8 *a, const __u8 *b, int n)
 static __always_inline int is_proxy(struct __sk_buff *skb, const struct cgfw_packet *pkt)
 {
 	const struct cgfw_netns_proxy *via = 0;
-	__u16 port = pkt->dport;
+	int v4 = pkt->family == AF_INET;
+	__u16 dns_port = v4 ? cfg_dns_port4 : cfg_dns_port6;
+	__u16 web_port = v4 ? cfg_web_port4 : cfg_web_port6;
 	__u8 local4[4] = {127, 0, 0, 1};
 	__u8 local6[16] = {};
 
 	if (pkt->protocol != IPPROTO_TCP && pkt->protocol != IPPROTO_UDP)
+		return 0;
+	/* The port first: most packets go elsewhere and need no namespace lookup. */
+	if (!(dns_port && pkt->dport == dns_port) &&
+	    !(web_port && pkt->dport == web_port && pkt->protocol == IPPROTO_TCP))
 		return 0;
 	local6[15] = 1;
 	if (cfg_home_netns) {
@@ -283,16 +289,9 @@ static __always_inline int is_proxy(struct __sk_buff *skb, const struct cgfw_pac
 			__builtin_memcpy(local6, via->addr6, 16);
 		}
 	}
-	if (pkt->family == AF_INET) {
-		if (!same_bytes(pkt->daddr, local4, 4))
-			return 0;
-		return (cfg_dns_port4 && port == cfg_dns_port4) ||
-		       (cfg_web_port4 && port == cfg_web_port4 && pkt->protocol == IPPROTO_TCP);
-	}
-	if ((via && !via->has_v6) || !same_bytes(pkt->daddr, local6, 16))
-		return 0;
-	return (cfg_dns_port6 && port == cfg_dns_port6) ||
-	       (cfg_web_port6 && port == cfg_web_port6 && pkt->protocol == IPPROTO_TCP);
+	if (v4)
+		return same_bytes(pkt->daddr, local4, 4);
+	return !(via && !via->has_v6) && same_bytes(pkt->daddr, local6, 16);
 }
 
 /* Traffic to a proxy: always passes (the proxy decides), after telling the proxy who is behind

@@ -442,9 +442,11 @@ int run_sandbox(const Options& options) {
                          : options.attaches() ? Watchdog::OnRunnerDeath::hold
                                               : Watchdog::OnRunnerDeath::kill_job;
   // A cgroup cgfw did not create is never removed, not even by the watchdog.
-  auto watchdog =
-      Watchdog::start(cgroup_fd, target ? std::string() : cgroup_path, (*plane)->link_fds(),
-                      (*plane)->control_map_fd(), on_runner_death);
+  std::vector<int> followed_fds;
+  for (const auto& runtime : runtime_cgroups) followed_fds.push_back(runtime.fd.get());
+  auto watchdog = Watchdog::start(cgroup_fd, target ? std::string() : cgroup_path, followed_fds,
+                                  (*plane)->link_fds(), (*plane)->control_map_fd(),
+                                  on_runner_death);
   if (!watchdog) return fail(watchdog.error().message);
   if (options.fail_open) {
     std::string warning = "--fail-open: should cgfw die, " + cgroup_path +

@@ -31,10 +31,22 @@ void close_all_except(std::vector<int> keep) {
   ::syscall(SYS_close_range, next, ~0U, 0U);
 }
 
+// Empties a cgroup while the programs are still attached: kills what is in it (kill_job), or
+// waits for it to end (hold). What survives the kill is waited for too: links never go while a
+// policed process still runs.
+bool empty_cgroup(int cgroup_fd, Watchdog::OnRunnerDeath on_death) {
+  if (on_death == Watchdog::OnRunnerDeath::kill_job &&
+      kill_cgroup_and_wait(cgroup_fd, std::chrono::seconds(30)))
+    return true;
+  return wait_until_empty(cgroup_fd);
+}
+
 [[noreturn]] void watchdog_main(int control_fd, int cgroup_fd, const std::string& cgroup_path,
+                                const std::vector<int>& followed_fds,
                                 const std::vector<int>& link_fds, int control_map_fd,
                                 Watchdog::OnRunnerDeath on_death) {
   std::vector<int> keep = link_fds;
+  keep.insert(keep.end(), followed_fds.begin(), followed_fds.end());
   keep.push_back(control_fd);
   keep.push_back(cgroup_fd);
   keep.push_back(control_map_fd);
@@ -62,12 +74,12 @@ void close_all_except(std::vector<int> keep) {
   if (on_death == Watchdog::OnRunnerDeath::release) ::_exit(0);  // --fail-open: links go
 
   // The runner is gone: lock the programs down at once. Then empty the sandbox while they are
-  // still attached (kill the job, or wait for the attached processes to end); only then let the
-  // links go (by exiting) and remove the cgroup.
+  // still attached (kill the job, or wait for the attached processes to end), and the followed
+  // runtime cgroups with it: their containers were policed like the job and go as it goes. Only
+  // then let the links go (by exiting) and remove the job's cgroup (never a runtime's).
   lock_down_egress(control_map_fd);
-  bool empty = on_death == Watchdog::OnRunnerDeath::kill_job
-                   ? kill_cgroup_and_wait(cgroup_fd, std::chrono::seconds(30))
-                   : wait_until_empty(cgroup_fd);
+  bool empty = empty_cgroup(cgroup_fd, on_death);
+  for (int fd : followed_fds) empty = empty_cgroup(fd, on_death) && empty;
   for (int fd : link_fds) ::close(fd);
   if (empty && !cgroup_path.empty()) ::rmdir(cgroup_path.c_str());
   ::_exit(empty ? 0 : 1);
@@ -76,6 +88,7 @@ void close_all_except(std::vector<int> keep) {
 }  // namespace
 
 Result<std::unique_ptr<Watchdog>> Watchdog::start(int cgroup_fd, const std::string& cgroup_path,
+                                                  const std::vector<int>& followed_fds,
                                                   const std::vector<int>& link_fds,
                                                   int control_map_fd, OnRunnerDeath on_death) {
   int pipe_fds[2];
@@ -88,7 +101,8 @@ Result<std::unique_ptr<Watchdog>> Watchdog::start(int cgroup_fd, const std::stri
   if (pid < 0) return make_error(std::string("cannot start the watchdog: ") + std::strerror(errno));
   if (pid == 0) {
     write_end.reset();
-    watchdog_main(read_end.get(), cgroup_fd, cgroup_path, link_fds, control_map_fd, on_death);
+    watchdog_main(read_end.get(), cgroup_fd, cgroup_path, followed_fds, link_fds, control_map_fd,
+                  on_death);
   }
   read_end.reset();
   UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));

@@ -2,10 +2,13 @@
 // the control map fd and the cgroup fd. If the runner disappears without releasing it (SIGKILL,
 // crash), the watchdog first locks the programs down (nothing but loopback leaves: there is no
 // proxy and no reader of events any more), then, BEFORE its link fds close:
-//   - kill_job: kills every process in the cgroup (the job cgfw started), then removes it;
+//   - kill_job: kills every process in the cgroup (the job cgfw started), then removes it; what
+//     survives the kill is waited for as in hold;
 //   - hold: waits, however long, until the cgroup is empty (processes cgfw attached to and must
 //     not kill: they keep running without network), then removes it (unless it is a cgroup cgfw
 //     did not create: an empty `cgroup_path` says so);
+//   the followed runtime cgroups (--containers-cgroup, `followed_fds`) are emptied the same way
+//   (their containers are killed with the job, or held), and never removed;
 //   - release (`--fail-open`, asked for and loudly reported): lets the links go at once, so
 //     the processes keep running with open egress.
 // So, short of --fail-open, no policed process ever keeps running without its programs attached.
@@ -26,6 +29,7 @@ class Watchdog {
  public:
   enum class OnRunnerDeath { kill_job, hold, release };
   static Result<std::unique_ptr<Watchdog>> start(int cgroup_fd, const std::string& cgroup_path,
+                                                 const std::vector<int>& followed_fds,
                                                  const std::vector<int>& link_fds,
                                                  int control_map_fd, OnRunnerDeath on_death);
   ~Watchdog();

@@ -3,6 +3,7 @@
 // go through cgfw's proxies at their gateway, TLS is intercepted with the run's CA mounted into
 // the container, what the rules refuse never reaches the fake internet, and the report names
 // the container. The container's network namespace, veth and runtime cgroup are made here.
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@ namespace {
 
 using nlohmann::json;
 namespace fs = std::filesystem;
+using namespace std::chrono_literals;
 
 constexpr const char* kNetns = "cgfwct";
 constexpr const char* kGateway = "10.213.0.1";
@@ -108,7 +110,7 @@ class Containers : public ::testing::Test {
     std::ofstream(bundle_.file("rootfs/cgfw/ca.pem")).close();
   }
   void TearDown() override {
-    for (const char* id : {"c1", "c2"}) run_command({"runc", "delete", "--force", id});
+    for (const char* id : {"c1", "c2", "c3"}) run_command({"runc", "delete", "--force", id});
     teardown_network();
     // runc makes the runtime cgroup in every hierarchy of this host (v1 controllers too).
     std::ifstream mounts("/proc/mounts");
@@ -265,6 +267,37 @@ TEST_F(Containers, WithoutAHookNothingPassesBeforeTheNamespaceIsAdmitted) {
   ASSERT_NE(looked_up, nullptr) << report["events"].dump(1);
   EXPECT_EQ(container_of(*looked_up).value("id", ""), "c2") << looked_up->dump(1);
   EXPECT_FALSE(container_of(*looked_up).contains("name")) << looked_up->dump(1);
+}
+
+// Fail closed reaches the followed runtime cgroup: when the runner is killed, the watchdog locks
+// the programs down and kills the containers below it with the job, before the programs go;
+// they are never left running with the programs detached. The runtime's cgroup itself stays.
+TEST_F(Containers, AKilledRunnerTakesTheFollowedContainersDownWithTheJob) {
+  auto sandbox = start_sandbox({"-a", "198.51.100.10"});
+  std::ofstream(bundle_.file("config.json"))
+      << container_config({"sh", "-c", "while :; do sleep 1; done"}, bundle_file(), "c3", "")
+             .dump(2);
+  auto started =
+      run_command({"timeout", "60", "runc", "run", "--detach", "--bundle", bundle_.path(), "c3"});
+  ASSERT_EQ(started.exit_code, 0) << started.out << started.err;
+  auto container_status = [] {
+    auto state = run_command({"runc", "state", "c3"});
+    if (state.exit_code != 0) return std::string("gone");
+    return json::parse(state.out, nullptr, false).value("status", std::string("unreadable"));
+  };
+  ASSERT_EQ(container_status(), "running");
+
+  ::kill(sandbox->pid(), SIGKILL);
+  auto result = sandbox->wait(30s);
+  EXPECT_EQ(result.exit_status, 128 + SIGKILL);
+  EXPECT_TRUE(eventually([&] { return container_status() == "stopped"; }, 30s))
+      << "the container outlived the run: " << container_status();
+  auto attached = [&] {
+    auto programs = run_command({"bpftool", "cgroup", "show", mount_ + kRuntimeCgroup});
+    return programs.out.find("cgfw_") != std::string::npos;
+  };
+  EXPECT_TRUE(eventually([&] { return !attached(); }, 30s)) << "the watchdog never let go";
+  EXPECT_TRUE(fs::exists(mount_ + kRuntimeCgroup)) << "the runtime's cgroup is not cgfw's";
 }
 
 }  // namespace
