@@ -154,6 +154,9 @@ struct cgfw_proxy_client {
 
 #define CGFW_EXEC_FILENAME_LEN 256
 #define CGFW_EXEC_ARGS_LEN     512
+/* The cgroups whose execs are recorded: the job's and each followed runtime's
+ * (--containers-cgroup). */
+#define CGFW_EXEC_MAX_CGROUPS 16
 
 /* One exec inside the sandbox, recorded when it happens so that a process that exits before
  * user space can read /proc is still attributed. */

@@ -13,10 +13,11 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* index 0 -> the sandbox cgroup. Writer: runner. Reader: cgfw_exec (subtree test). */
+/* The sandbox cgroup (index 0) and the followed runtime cgroups after it; unused slots empty.
+ * Writer: runner. Reader: cgfw_exec (subtree test). */
 struct {
 	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, CGFW_EXEC_MAX_CGROUPS);
 	__type(key, __u32);
 	__type(value, __u32);
 } sandbox_cgroup SEC(".maps");
@@ -37,7 +38,11 @@ int BPF_PROG(cgfw_exec, struct task_struct *task, pid_t old_pid, struct linux_bi
 	unsigned long arg_start, arg_end, len;
 	struct mm_struct *mm;
 
-	if (bpf_current_task_under_cgroup(&sandbox_cgroup, 0) != 1)
+	int inside = 0;
+
+	for (__u32 i = 0; i < CGFW_EXEC_MAX_CGROUPS && !inside; i++)
+		inside = bpf_current_task_under_cgroup(&sandbox_cgroup, i) == 1;
+	if (!inside)
 		return 0;
 	event = bpf_ringbuf_reserve(&exec_events, sizeof(*event), 0);
 	if (!event) {

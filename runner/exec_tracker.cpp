@@ -34,18 +34,26 @@ int on_exec_event(void* context, void* data, size_t size) {
 
 }  // namespace
 
-Result<std::unique_ptr<ExecTracker>> ExecTracker::make(int cgroup_fd, ExecHandler handler) {
+static_assert(kExecTrackerMaxCgroups == CGFW_EXEC_MAX_CGROUPS);
+
+Result<std::unique_ptr<ExecTracker>> ExecTracker::make(const std::vector<int>& cgroup_fds,
+                                                       ExecHandler handler) {
+  if (cgroup_fds.size() > kExecTrackerMaxCgroups)
+    return make_error("the exec tracker follows at most " + std::to_string(kExecTrackerMaxCgroups) +
+                      " cgroups, not " + std::to_string(cgroup_fds.size()));
   std::unique_ptr<ExecTracker> tracker(new ExecTracker());
   tracker->handler_ = std::move(handler);
   tracker->skel_ = cgfw_exec_bpf__open_and_load();
   if (!tracker->skel_)
     return make_error(std::string("cannot load the exec tracker (") + std::strerror(errno) +
                       "): the kernel needs BTF (CONFIG_DEBUG_INFO_BTF)");
-  __u32 key = 0;
-  auto fd = static_cast<__u32>(cgroup_fd);
-  if (bpf_map__update_elem(tracker->skel_->maps.sandbox_cgroup, &key, sizeof(key), &fd, sizeof(fd),
-                           BPF_ANY) != 0)
-    return make_error(std::string("cannot set the exec tracker's cgroup: ") + std::strerror(errno));
+  for (__u32 key = 0; key < cgroup_fds.size(); ++key) {
+    auto fd = static_cast<__u32>(cgroup_fds[key]);
+    if (bpf_map__update_elem(tracker->skel_->maps.sandbox_cgroup, &key, sizeof(key), &fd,
+                             sizeof(fd), BPF_ANY) != 0)
+      return make_error(std::string("cannot set the exec tracker's cgroups: ") +
+                        std::strerror(errno));
+  }
   if (cgfw_exec_bpf__attach(tracker->skel_) != 0)
     return make_error(std::string("cannot attach the exec tracker: ") + std::strerror(errno));
   tracker->ring_ = ring_buffer__new(bpf_map__fd(tracker->skel_->maps.exec_events), on_exec_event,

@@ -2,6 +2,8 @@
 // sandbox, captured as it happens, so attribution does not depend on winning a race with /proc.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -25,11 +27,16 @@ struct ExecRecord {
 
 using ExecHandler = std::function<void(const ExecRecord&)>;
 
+// How many cgroups one tracker follows (CGFW_EXEC_MAX_CGROUPS in bpf/cgfw_shared.h).
+inline constexpr std::size_t kExecTrackerMaxCgroups = 16;
+
 class ExecTracker {
  public:
-  // Loads and attaches the exec program for the subtree of `cgroup_fd`. Fails on kernels
-  // without BTF: the caller then falls back to /proc-only attribution, with a warning.
-  static Result<std::unique_ptr<ExecTracker>> make(int cgroup_fd, ExecHandler handler);
+  // Loads and attaches the exec program for the subtrees of `cgroup_fds` (the job's cgroup and
+  // the followed runtime cgroups; at most kExecTrackerMaxCgroups). Fails on kernels without BTF:
+  // the caller then falls back to /proc-only attribution, with a warning.
+  static Result<std::unique_ptr<ExecTracker>> make(const std::vector<int>& cgroup_fds,
+                                                   ExecHandler handler);
   ~ExecTracker();
   ExecTracker(const ExecTracker&) = delete;
   ExecTracker& operator=(const ExecTracker&) = delete;

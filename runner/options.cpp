@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "runner/exec_tracker.h"
+
 namespace cgfw::runner {
 
 std::variant<Options, int> parse_options(int argc, const char* const* argv) {
@@ -239,6 +241,12 @@ std::variant<Options, int> parse_options(int argc, const char* const* argv) {
     return kExitCgfwFailed;
   }
   options.follow_containers = containers == "follow";
+  // The job's cgroup takes one of the exec tracker's slots.
+  if (options.containers_cgroups.size() >= kExecTrackerMaxCgroups) {
+    std::fprintf(stderr, "cgfw-sandbox: --containers-cgroup: at most %zu runtime cgroups\n",
+                 kExecTrackerMaxCgroups - 1);
+    return kExitCgfwFailed;
+  }
   for (const auto& cgroup : options.containers_cgroups) {
     if (!cgroup.starts_with("/") || cgroup == "/" || cgroup.find("/../") != std::string::npos ||
         cgroup.ends_with("/..") || cgroup.find("//") != std::string::npos) {

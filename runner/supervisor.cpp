@@ -422,7 +422,10 @@ int run_sandbox(const Options& options) {
     }
   }
 
-  auto execs = ExecTracker::make(cgroup_fd, [&](const ExecRecord& record) {
+  // Execs in the job and in the followed runtime cgroups (their containers' processes).
+  std::vector<int> exec_cgroup_fds{cgroup_fd};
+  for (const auto& runtime : runtime_cgroups) exec_cgroup_fds.push_back(runtime.fd.get());
+  auto execs = ExecTracker::make(exec_cgroup_fds, [&](const ExecRecord& record) {
     processes.on_exec(record);
     // A process in a network namespace of its own (a container started inside the job):
     // admitted at its first exec, before it is likely to connect.
@@ -444,9 +447,9 @@ int run_sandbox(const Options& options) {
   // A cgroup cgfw did not create is never removed, not even by the watchdog.
   std::vector<int> followed_fds;
   for (const auto& runtime : runtime_cgroups) followed_fds.push_back(runtime.fd.get());
-  auto watchdog = Watchdog::start(cgroup_fd, target ? std::string() : cgroup_path, followed_fds,
-                                  (*plane)->link_fds(), (*plane)->control_map_fd(),
-                                  on_runner_death);
+  auto watchdog =
+      Watchdog::start(cgroup_fd, target ? std::string() : cgroup_path, followed_fds,
+                      (*plane)->link_fds(), (*plane)->control_map_fd(), on_runner_death);
   if (!watchdog) return fail(watchdog.error().message);
   if (options.fail_open) {
     std::string warning = "--fail-open: should cgfw die, " + cgroup_path +

@@ -214,6 +214,10 @@ TEST_F(Containers, ARuntimeHookAdmitsTheContainerBeforeItsFirstInstruction) {
   EXPECT_EQ(container_of(*looked_up).value("name", ""), "web-c1") << looked_up->dump(1);
   EXPECT_EQ(container_of(*looked_up).value("image", ""), "cgfw-test:1") << looked_up->dump(1);
   EXPECT_EQ(process.value("comm", ""), "curl");
+  // The exec tracker follows the runtime's cgroup: the command line is the container's curl's.
+  EXPECT_NE(process.value("cmdline", json::array()).dump().find("https://allowed.test/"),
+            std::string::npos)
+      << looked_up->dump(1);
   // TLS was intercepted: a URL rule applies, so the request itself is in the report.
   bool request_seen = false;
   for (const auto& event : report["events"])
