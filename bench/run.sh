@@ -25,7 +25,7 @@ done
 build=${CGFW_BENCH_BUILD:-$root/build}
 started=$(date +%s)
 scripts/install-deps.sh --bench
-scripts/build.sh "$build" >/dev/null
+scripts/build.sh "$build" -DCGFW_BENCH=ON >/dev/null
 
 work=$(mktemp -d /dev/shm/cgfw-bench-XXXXXX)
 trap 'rm -rf "$work"' EXIT

@@ -91,10 +91,6 @@ enum cgfw_sock_call {
 	CGFW_CALL_SENDMSG,
 };
 
-/* connect()/sendmsg(): the same decision as the egress program, taken before any packet, so a
- * refused TCP connect() fails at once with EPERM instead of retrying SYNs until it times out.
- * A UDP connect() sends nothing (ping and glibc's address sorting use it as a route probe): it
- * is only recorded; its packets are judged when sent. The egress program checks every packet. */
 /* Where the socket's network namespace reaches cgfw's proxies: 0 for cgfw's own namespace
  * (loopback); for another one (a container's) its netns_proxies entry, 0 when it has none yet,
  * with *foreign set either way. */
@@ -113,6 +109,32 @@ static __always_inline const struct cgfw_netns_proxy *netns_proxy_of(struct bpf_
 	return bpf_map_lookup_elem(&netns_proxies, &netns);
 }
 
+/* Can this socket reach cgfw's proxies for `dest`? Always from cgfw's own namespace; from
+ * another one once it is admitted, and for a native IPv6 destination only if its gateway has an
+ * IPv6 address. */
+static __always_inline int proxies_reachable(int foreign, const struct cgfw_netns_proxy *via,
+					     int family, const struct cgfw_original_dest *dest)
+{
+	if (!foreign)
+		return 1;
+	return via && (family == AF_INET || dest->family == AF_INET || via->has_v6);
+}
+
+/* The proxies' addresses as the socket's namespace reaches them: loopback, or the gateway. */
+static __always_inline void proxy_addresses(const struct cgfw_netns_proxy *via, __u32 *ip4,
+					    __u32 ip6[4])
+{
+	*ip4 = bpf_htonl(0x7f000001);
+	ip6[0] = 0;
+	ip6[1] = 0;
+	ip6[2] = 0;
+	ip6[3] = bpf_htonl(1);
+	if (via) {
+		__builtin_memcpy(ip4, via->addr4, 4);
+		__builtin_memcpy(ip6, via->addr6, 16);
+	}
+}
+
 /* Points the socket at one of cgfw's proxies: 127.0.0.1:port4 for IPv4 sockets and for IPv6
  * sockets asking for an IPv4-mapped destination, [::1]:port6 otherwise; from another namespace,
  * its gateway's addresses instead of loopback. */
@@ -121,10 +143,10 @@ static __always_inline void rewrite_to_proxy(struct bpf_sock_addr *ctx, int fami
 					     const struct cgfw_netns_proxy *via, __u16 port4,
 					     __u16 port6)
 {
-	__u32 ip4 = bpf_htonl(0x7f000001);
+	__u32 ip4;
+	__u32 ip6[4];
 
-	if (via)
-		__builtin_memcpy(&ip4, via->addr4, 4);
+	proxy_addresses(via, &ip4, ip6);
 	if (family == AF_INET) {
 		ctx->user_ip4 = ip4;
 		ctx->user_port = bpf_htons(port4);
@@ -134,20 +156,11 @@ static __always_inline void rewrite_to_proxy(struct bpf_sock_addr *ctx, int fami
 		ctx->user_ip6[2] = bpf_htonl(0xffff);
 		ctx->user_ip6[3] = ip4;
 		ctx->user_port = bpf_htons(port4);
-	} else if (via) {
-		__u32 ip6[4];
-
-		__builtin_memcpy(ip6, via->addr6, 16);
+	} else {
 		ctx->user_ip6[0] = ip6[0];
 		ctx->user_ip6[1] = ip6[1];
 		ctx->user_ip6[2] = ip6[2];
 		ctx->user_ip6[3] = ip6[3];
-		ctx->user_port = bpf_htons(port6);
-	} else {
-		ctx->user_ip6[0] = 0;
-		ctx->user_ip6[1] = 0;
-		ctx->user_ip6[2] = 0;
-		ctx->user_ip6[3] = bpf_htonl(1);
 		ctx->user_port = bpf_htons(port6);
 	}
 }
@@ -183,6 +196,10 @@ static __always_inline int is_web_destination(const struct cgfw_original_dest *d
 	return cfg_police_loopback || !is_loopback_dest(dest);
 }
 
+/* connect()/sendmsg(): the same decision as the egress program, taken before any packet, so a
+ * refused TCP connect() fails at once with EPERM instead of retrying SYNs until it times out.
+ * A UDP connect() sends nothing (ping and glibc's address sorting use it as a route probe): it
+ * is only recorded; its packets are judged when sent. The egress program checks every packet. */
 static __always_inline int handle_sock_addr(struct bpf_sock_addr *ctx, int family,
 					    enum cgfw_sock_call call)
 {
@@ -202,8 +219,7 @@ static __always_inline int handle_sock_addr(struct bpf_sock_addr *ctx, int famil
 	via = netns_proxy_of(ctx, &foreign);
 	dns = is_dns_destination(&dest);
 	/* Another namespace's DNS can reach the proxy only once cgfw listens on its gateway. */
-	if (dns &&
-	    (!foreign || (via && (family == AF_INET || dest.family == AF_INET || via->has_v6)))) {
+	if (dns && proxies_reachable(foreign, via, family, &dest)) {
 		rewrite_to_proxy(ctx, family, &dest, via, cfg_dns_port4, cfg_dns_port6);
 		count(CGFW_COUNTER_DNS_REDIRECTED);
 		return 1;
@@ -220,8 +236,8 @@ static __always_inline int handle_sock_addr(struct bpf_sock_addr *ctx, int famil
 	pkt.protocol = dest.protocol;
 	pkt.dport = dest.port;
 	__builtin_memcpy(pkt.daddr, dest.addr, 16);
-	if (foreign && (dns || (call == CGFW_CALL_CONNECT && is_web_destination(&dest))) &&
-	    !(via && (family == AF_INET || dest.family == AF_INET || via->has_v6))) {
+	if ((dns || (call == CGFW_CALL_CONNECT && is_web_destination(&dest))) &&
+	    !proxies_reachable(foreign, via, family, &dest)) {
 		/* The proxies are out of this namespace's reach: refused (reported, so that the
 		 * runner admits the namespace), never sent where nothing judges it. */
 		count(CGFW_COUNTER_NETNS_REFUSED);
@@ -252,8 +268,8 @@ static __always_inline int handle_recvmsg(struct bpf_sock_addr *ctx, int family)
 	struct cgfw_original_dest *dest;
 	__u16 port = bpf_ntohs((__u16)ctx->user_port);
 	const struct cgfw_netns_proxy *via;
-	__u32 proxy4 = bpf_htonl(0x7f000001);
-	__u32 proxy6[4] = {0, 0, 0, bpf_htonl(1)};
+	__u32 proxy4;
+	__u32 proxy6[4];
 	int foreign;
 
 	if (!cfg_dns_port4 || !cfg_dns_port6)
@@ -262,10 +278,7 @@ static __always_inline int handle_recvmsg(struct bpf_sock_addr *ctx, int family)
 	via = netns_proxy_of(ctx, &foreign);
 	if (foreign && !via)
 		return 1;
-	if (via) {
-		__builtin_memcpy(&proxy4, via->addr4, 4);
-		__builtin_memcpy(proxy6, via->addr6, 16);
-	}
+	proxy_addresses(via, &proxy4, proxy6);
 	if (family == AF_INET) {
 		if (port != cfg_dns_port4 || ctx->user_ip4 != proxy4)
 			return 1;

@@ -15,6 +15,7 @@
 
 #include "bpf/cgfw_shared.h"
 #include "runner/data_plane.h"
+#include "runner/proc_files.h"
 #include "runner/unique_fd.h"
 
 #ifndef SO_NETNS_COOKIE
@@ -22,20 +23,6 @@
 #endif
 
 namespace cgfw::runner {
-namespace {
-
-std::string read_text(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return {};
-  std::string text;
-  char buffer[4096];
-  ssize_t n;
-  while ((n = ::read(fd.get(), buffer, sizeof(buffer))) > 0 && text.size() < (1 << 20))
-    text.append(buffer, static_cast<std::size_t>(n));
-  return text;
-}
-
-}  // namespace
 
 Result<std::uint64_t> current_netns_cookie() {
   UniqueFd socket(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
@@ -125,7 +112,7 @@ Result<ContainerNetworks::Admitted> ContainerNetworks::admit(int pid) {
     return result;
   }
   auto gateway =
-      default_gateway_v4(read_text(proc_root_ + "/" + std::to_string(pid) + "/net/route"));
+      default_gateway_v4(read_proc_file(proc_root_ + "/" + std::to_string(pid) + "/net/route"));
   if (!gateway)
     return make_error("the network namespace of pid " + std::to_string(pid) +
                       " has no IPv4 default route: there is no gateway to serve its DNS and web "

@@ -321,7 +321,7 @@ Status DataPlane::set_netns_proxy(std::uint64_t netns, const cgfw_netns_proxy& p
   if (bpf_map__update_elem(skel_->maps.netns_proxies, &netns, sizeof(netns), &proxy, sizeof(proxy),
                            BPF_ANY) != 0)
     return make_error("cannot admit a network namespace: the kernel map refused it (" +
-                      std::string(std::strerror(errno)) + "; at most 1024 namespaces per run)");
+                      errno_text(errno) + "; at most 1024 namespaces per run)");
   return Ok{};
 }
 

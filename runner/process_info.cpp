@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "runner/proc_files.h"
 #include "runner/unique_fd.h"
 
 namespace cgfw::runner {
@@ -27,25 +28,10 @@ bool still_running(const UniqueFd& pidfd) {
   return ::poll(&poll_fd, 1, 0) == 0;
 }
 
-// Plain read(2): a /proc file of a process that exits mid-read fails with ESRCH, which
-// libstdc++'s filebuf turns into an exception even with exceptions disabled on the stream.
-std::string read_file(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return {};
-  std::string text;
-  char buffer[4096];
-  ssize_t n;
-  while ((n = ::read(fd.get(), buffer, sizeof(buffer))) > 0) {
-    text.append(buffer, static_cast<std::size_t>(n));
-    if (text.size() > (1 << 20)) break;
-  }
-  return n < 0 ? std::string() : text;
-}
-
 }  // namespace
 
 std::vector<std::string> read_cmdline(int pid, const std::string& proc_root) {
-  std::string text = read_file(proc_root + "/" + std::to_string(pid) + "/cmdline");
+  std::string text = read_proc_file(proc_root + "/" + std::to_string(pid) + "/cmdline");
   std::vector<std::string> words;
   for (std::size_t start = 0; start < text.size();) {
     std::size_t end = text.find('\0', start);
@@ -57,7 +43,7 @@ std::vector<std::string> read_cmdline(int pid, const std::string& proc_root) {
 }
 
 bool ProcessAttributor::read_stat(int pid, Stat& stat) const {
-  std::string text = read_file(proc_root_ + "/" + std::to_string(pid) + "/stat");
+  std::string text = read_proc_file(proc_root_ + "/" + std::to_string(pid) + "/stat");
   // "pid (comm) state ppid ...": comm may itself contain ") ", so split at the last ')'.
   auto open = text.find('(');
   auto close = text.rfind(')');
@@ -75,7 +61,7 @@ bool ProcessAttributor::read_stat(int pid, Stat& stat) const {
 
 int ProcessAttributor::read_sandbox_pid(int pid) const {
   // "NSpid:\t<host pid>\t<pid in the sandbox>": the innermost namespace's pid comes last.
-  std::string status = read_file(proc_root_ + "/" + std::to_string(pid) + "/status");
+  std::string status = read_proc_file(proc_root_ + "/" + std::to_string(pid) + "/status");
   auto line = status.find("\nNSpid:");
   if (line == std::string::npos) return 0;
   std::istringstream fields(status.substr(line + 7, status.find('\n', line + 1) - line - 7));

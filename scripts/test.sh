@@ -18,17 +18,23 @@ run_suite() {
   (cd "$dir" && ctest --output-on-failure --timeout 300 -j2 -L 'unit|bpf|integration|security')
 }
 
-echo "== build (RelWithDebInfo)"
-scripts/build.sh "$root/build"
+started=$SECONDS
+phase() { echo "== $* [$((SECONDS - started)) s]"; }
 
-echo "== GitHub Action: dist/ rebuilt and compared, action.yml validated, JS tests"
+phase "build (RelWithDebInfo)"
+scripts/build.sh "$root/build" -DCGFW_BENCH=OFF
+
+phase "GitHub Action: dist/ rebuilt and compared, action.yml validated, JS tests"
 CGFW_TOOL="$root/build/cgfw" scripts/test-action.sh
+phase "tests (RelWithDebInfo)"
 run_suite "$root/build"
 
-echo "== build with AddressSanitizer + UndefinedBehaviorSanitizer"
-scripts/build.sh "$root/build-asan" -DCGFW_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+phase "build with AddressSanitizer + UndefinedBehaviorSanitizer"
+scripts/build.sh "$root/build-asan" -DCGFW_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DCGFW_BENCH=OFF
+phase "tests (ASan + UBSan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite "$root/build-asan"
 
-echo "== fuzz (bounded)"
+phase "fuzz (bounded)"
 scripts/fuzz.sh "${CGFW_FUZZ_SECONDS:-20}"
+phase "done"
