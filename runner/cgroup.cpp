@@ -28,19 +28,6 @@ bool write_at(int dir_fd, const char* file, const std::string& text) {
   return ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
 }
 
-// Reads cgroup.events; returns 1 if populated, 0 if empty, -1 on error.
-int populated(int dir_fd) {
-  UniqueFd fd(::openat(dir_fd, "cgroup.events", O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return -1;
-  char buffer[256];
-  ssize_t n = ::read(fd.get(), buffer, sizeof(buffer) - 1);
-  if (n <= 0) return -1;
-  buffer[n] = '\0';
-  const char* line = std::strstr(buffer, "populated ");
-  if (!line) return -1;
-  return line[10] == '1' ? 1 : 0;
-}
-
 // The pids in <dir>/cgroup.procs (this cgroup's own, not its children's).
 std::vector<pid_t> read_procs(int dir_fd) {
   std::vector<pid_t> pids;
@@ -105,6 +92,19 @@ bool remove_cgroup_tree(const std::string& path) {
 
 }  // namespace
 
+// Reads cgroup.events.
+int cgroup_populated(int dir_fd) {
+  UniqueFd fd(::openat(dir_fd, "cgroup.events", O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return -1;
+  char buffer[256];
+  ssize_t n = ::read(fd.get(), buffer, sizeof(buffer) - 1);
+  if (n <= 0) return -1;
+  buffer[n] = '\0';
+  const char* line = std::strstr(buffer, "populated ");
+  if (!line) return -1;
+  return line[10] == '1' ? 1 : 0;
+}
+
 Result<std::string> find_cgroup2_mount(const std::string& mounts_file) {
   std::ifstream in(mounts_file);
   if (!in) return make_error("cannot read " + mounts_file + ": " + errno_text(errno));
@@ -121,13 +121,13 @@ Result<std::string> find_cgroup2_mount(const std::string& mounts_file) {
 }
 
 bool kill_cgroup_and_wait(int dir_fd, std::chrono::milliseconds limit) {
-  if (populated(dir_fd) == 0) return true;
+  if (cgroup_populated(dir_fd) == 0) return true;
   if (!write_at(dir_fd, "cgroup.kill", "1")) kill_procs_one_by_one(dir_fd);
   // cgroup.events signals POLLPRI on every change of "populated": wait for it, bounded.
   UniqueFd events(::openat(dir_fd, "cgroup.events", O_RDONLY | O_CLOEXEC));
   auto deadline = std::chrono::steady_clock::now() + limit;
   while (true) {
-    int state = populated(dir_fd);
+    int state = cgroup_populated(dir_fd);
     if (state == 0) return true;
     if (state < 0) return false;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -169,7 +169,7 @@ int sweep_stale_cgroups(const std::string& mount) {
 bool wait_until_empty(int dir_fd) {
   UniqueFd events(::openat(dir_fd, "cgroup.events", O_RDONLY | O_CLOEXEC));
   while (true) {
-    int state = populated(dir_fd);
+    int state = cgroup_populated(dir_fd);
     if (state <= 0) return state == 0;
     pollfd p{events.get(), POLLPRI, 0};
     if (!events.valid() || ::poll(&p, 1, 1000) < 0) ::usleep(100000);

@@ -32,6 +32,9 @@ bool kill_cgroup_and_wait(int cgroup_dir_fd, std::chrono::milliseconds limit);
 // Waits, with no deadline, until <dir>/cgroup.events says "populated 0". False on error.
 bool wait_until_empty(int cgroup_dir_fd);
 
+// 1 when a process runs in the cgroup or below it, 0 when none does, -1 when unreadable.
+int cgroup_populated(int cgroup_dir_fd);
+
 // The directory of `pid`'s cgroup v2 under `mount` (from /proc/PID/cgroup's "0::" line).
 Result<std::string> cgroup_of_process(pid_t pid, const std::string& mount);
 

@@ -734,6 +734,22 @@ int run_sandbox(const Options& options) {
     warnings.push_back("processes were still in the sandbox cgroup after " +
                        std::to_string(kKillLimit.count()) + " s");
   }
+  // Containers below a followed runtime cgroup were policed like the job; once the programs go,
+  // they would run on unpoliced (a `docker run -d` outliving the build): stopped with the job's
+  // leftovers. In the attach modes nothing is cgfw's to stop: the report says they go on.
+  for (const auto& runtime : runtime_cgroups) {
+    if (target || options.attach_pid) {
+      if (cgroup_populated(runtime.fd.get()) > 0)
+        warnings.push_back("containers still running below " + runtime.path +
+                           " go on without cgfw's policy (attach mode: not cgfw's to stop)");
+    } else if (cgroup_populated(runtime.fd.get()) > 0) {
+      spdlog::info("stopping the containers still running below {} with the job", runtime.path);
+      if (!kill_cgroup_and_wait(runtime.fd.get(), kKillLimit))
+        warnings.push_back("containers were still running below " + runtime.path + " after " +
+                           std::to_string(kKillLimit.count()) +
+                           " s: they go on without cgfw's policy");
+    }
+  }
   // Every sandboxed socket is closed now: let the proxies finish what that wakes up (their
   // connections end, their last observations are recorded). Only ready work runs; nothing waits.
   io.restart();

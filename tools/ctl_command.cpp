@@ -146,13 +146,15 @@ json send_control_request(const std::string& socket_path, const json& request) {
                                 : std::strerror(err));
   }
   std::string text = request.dump() + "\n";
+  // A run that refuses the peer answers at once and closes, perhaps before the request is all
+  // sent: a failed send still reads what the run said.
+  int send_error = 0;
   for (std::size_t sent = 0; sent < text.size();) {
     ssize_t n = ::send(fd, text.data() + sent, text.size() - sent, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      return failed(std::strerror(err));
+      send_error = errno;
+      break;
     }
     sent += static_cast<std::size_t>(n);
   }
@@ -173,6 +175,7 @@ json send_control_request(const std::string& socket_path, const json& request) {
     if (answer.size() > (16u << 20)) break;
   }
   ::close(fd);
+  if (answer.empty() && send_error != 0) return failed(std::strerror(send_error));
   auto parsed = json::parse(answer, nullptr, false);
   if (parsed.is_discarded() || !parsed.is_object())
     return failed(answer.empty() ? "the run closed the connection without an answer"

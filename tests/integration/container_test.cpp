@@ -167,6 +167,21 @@ class Containers : public ::testing::Test {
     return nullptr;
   }
 
+  // A container in the background, its first process looping (runc run --detach).
+  void start_detached_container(const std::string& id) {
+    std::ofstream(bundle_.file("config.json"))
+        << container_config({"sh", "-c", "while :; do sleep 1; done"}, bundle_file(), id, "")
+               .dump(2);
+    auto started =
+        run_command({"timeout", "60", "runc", "run", "--detach", "--bundle", bundle_.path(), id});
+    ASSERT_EQ(started.exit_code, 0) << started.out << started.err;
+  }
+  // runc's word for the container's state: "running", "stopped", or "gone" once deleted.
+  static std::string container_status(const std::string& id) {
+    auto state = run_command({"runc", "state", id});
+    if (state.exit_code != 0) return "gone";
+    return json::parse(state.out, nullptr, false).value("status", std::string("unreadable"));
+  }
   // The event's container, or an empty object (the report omits it when none was found).
   static json container_of(const json& event) {
     return event.value("process", json::object()).value("container", json::object());
@@ -278,30 +293,34 @@ TEST_F(Containers, WithoutAHookNothingPassesBeforeTheNamespaceIsAdmitted) {
 // they are never left running with the programs detached. The runtime's cgroup itself stays.
 TEST_F(Containers, AKilledRunnerTakesTheFollowedContainersDownWithTheJob) {
   auto sandbox = start_sandbox({"-a", "198.51.100.10"});
-  std::ofstream(bundle_.file("config.json"))
-      << container_config({"sh", "-c", "while :; do sleep 1; done"}, bundle_file(), "c3", "")
-             .dump(2);
-  auto started =
-      run_command({"timeout", "60", "runc", "run", "--detach", "--bundle", bundle_.path(), "c3"});
-  ASSERT_EQ(started.exit_code, 0) << started.out << started.err;
-  auto container_status = [] {
-    auto state = run_command({"runc", "state", "c3"});
-    if (state.exit_code != 0) return std::string("gone");
-    return json::parse(state.out, nullptr, false).value("status", std::string("unreadable"));
-  };
-  ASSERT_EQ(container_status(), "running");
+  ASSERT_NO_FATAL_FAILURE(start_detached_container("c3"));
+  ASSERT_EQ(container_status("c3"), "running");
 
   ::kill(sandbox->pid(), SIGKILL);
   auto result = sandbox->wait(30s);
   EXPECT_EQ(result.exit_status, 128 + SIGKILL);
-  EXPECT_TRUE(eventually([&] { return container_status() == "stopped"; }, 30s))
-      << "the container outlived the run: " << container_status();
+  EXPECT_TRUE(eventually([&] { return container_status("c3") == "stopped"; }, 30s))
+      << "the container outlived the run: " << container_status("c3");
   auto attached = [&] {
     auto programs = run_command({"bpftool", "cgroup", "show", mount_ + kRuntimeCgroup});
     return programs.out.find("cgfw_") != std::string::npos;
   };
   EXPECT_TRUE(eventually([&] { return !attached(); }, 30s)) << "the watchdog never let go";
   EXPECT_TRUE(fs::exists(mount_ + kRuntimeCgroup)) << "the runtime's cgroup is not cgfw's";
+}
+
+// A container the build started in the background (`docker run -d`) would otherwise run on
+// unpoliced once the run ends and the programs go: it is stopped with the job's leftovers.
+TEST_F(Containers, AContainerOutlivingTheJobIsStoppedWithIt) {
+  auto sandbox = start_sandbox({"-a", "198.51.100.10"});
+  ASSERT_NO_FATAL_FAILURE(start_detached_container("c3"));
+  ASSERT_EQ(container_status("c3"), "running");
+  std::ofstream(job_.file("done")).close();
+  auto result = sandbox->wait();
+  EXPECT_EQ(result.exit_status, 0) << result.err;
+  EXPECT_EQ(container_status("c3"), "stopped") << "the container outlived the run";
+  auto programs = run_command({"bpftool", "cgroup", "show", mount_ + kRuntimeCgroup});
+  EXPECT_EQ(programs.out.find("cgfw_"), std::string::npos) << programs.out;
 }
 
 }  // namespace
