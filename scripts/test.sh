@@ -22,7 +22,8 @@ started=$SECONDS
 phase() { echo "== $* [$((SECONDS - started)) s]"; }
 
 phase "build (RelWithDebInfo)"
-scripts/build.sh "$root/build" -DCGFW_BENCH=OFF
+# Line tables only (-g1): backtraces keep file:line, and the build takes a third less time.
+scripts/build.sh "$root/build" -DCGFW_BENCH=OFF -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG"
 
 phase "GitHub Action: dist/ rebuilt and compared, action.yml validated, JS tests"
 CGFW_TOOL="$root/build/cgfw" scripts/test-action.sh
@@ -30,7 +31,8 @@ phase "tests (RelWithDebInfo)"
 run_suite "$root/build"
 
 phase "build with AddressSanitizer + UndefinedBehaviorSanitizer"
-scripts/build.sh "$root/build-asan" -DCGFW_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DCGFW_BENCH=OFF
+scripts/build.sh "$root/build-asan" -DCGFW_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DCGFW_BENCH=OFF \
+  -DCMAKE_CXX_FLAGS_DEBUG=-g1
 phase "tests (ASan + UBSan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_suite "$root/build-asan"
