@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runner/cgroup_path.h"
+
 namespace cgfw::runner {
 namespace {
 
@@ -11,11 +13,6 @@ bool printable(std::string_view text) {
   for (char c : text)
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
   return true;
-}
-
-bool is_descendant(std::string_view path, std::string_view root) {
-  if (root == "/") return path.size() > 1;
-  return path.size() > root.size() + 1 && path.starts_with(root) && path[root.size()] == '/';
 }
 
 }  // namespace
@@ -83,9 +80,9 @@ std::optional<reports::ContainerRef> ContainerRegistry::find(std::uint64_t cgrou
 std::optional<reports::ContainerRef> ContainerRegistry::find(const std::string& cgroup_path) const {
   // The named container whose cgroup holds this one (a runtime may nest sub-cgroups).
   for (auto it = named_.begin(); it != named_.end(); ++it)
-    if (cgroup_path == it->first || is_descendant(cgroup_path, it->first)) return it->second;
+    if (cgroup_within(cgroup_path, it->first)) return it->second;
   for (const auto& root : followed_) {
-    if (!is_descendant(cgroup_path, root)) continue;
+    if (!cgroup_below(cgroup_path, root)) continue;
     // The container is the followed root's child that holds the process.
     std::string_view rest = std::string_view(cgroup_path).substr(root == "/" ? 1 : root.size() + 1);
     std::string child =

@@ -27,6 +27,7 @@
 #include "runner/announcer.h"
 #include "runner/attach.h"
 #include "runner/cgroup.h"
+#include "runner/cgroup_path.h"
 #include "runner/child.h"
 #include "runner/container_identity.h"
 #include "runner/container_networks.h"
@@ -162,7 +163,11 @@ int run_sandbox(const Options& options) {
     runtime_cgroups.push_back(std::move(*opened));
   }
   std::vector<std::string> followed_paths;
-  for (const auto& runtime : runtime_cgroups) followed_paths.push_back(runtime.path);
+  std::vector<int> followed_fds;
+  for (const auto& runtime : runtime_cgroups) {
+    followed_paths.push_back(runtime.path);
+    followed_fds.push_back(runtime.fd.get());
+  }
   ContainerRegistry container_registry(followed_paths);
   bool containers_seen = !followed_paths.empty();
   auto record = [&](reports::Event event) {
@@ -409,11 +414,10 @@ int run_sandbox(const Options& options) {
     auto own = cgroup_of_process(::getpid(), *mount);
     if (!own) return fail(own.error().message);
     for (const auto& runtime : runtime_cgroups) {
-      if (*own == runtime.path || own->starts_with(runtime.path + "/"))
+      if (cgroup_within(*own, runtime.path))
         return fail("--containers-cgroup " + runtime.path +
                     " holds cgfw itself: its proxies would be policed by their own programs");
-      if (runtime.path == cgroup_path || runtime.path.starts_with(cgroup_path + "/") ||
-          cgroup_path.starts_with(runtime.path + "/"))
+      if (cgroup_within(runtime.path, cgroup_path) || cgroup_within(cgroup_path, runtime.path))
         return fail("--containers-cgroup " + runtime.path + " overlaps the policed cgroup " +
                     cgroup_path);
       if (auto attached = (*plane)->attach(runtime.fd.get()); !attached)
@@ -424,7 +428,7 @@ int run_sandbox(const Options& options) {
 
   // Execs in the job and in the followed runtime cgroups (their containers' processes).
   std::vector<int> exec_cgroup_fds{cgroup_fd};
-  for (const auto& runtime : runtime_cgroups) exec_cgroup_fds.push_back(runtime.fd.get());
+  exec_cgroup_fds.insert(exec_cgroup_fds.end(), followed_fds.begin(), followed_fds.end());
   auto execs = ExecTracker::make(exec_cgroup_fds, [&](const ExecRecord& record) {
     processes.on_exec(record);
     // A process in a network namespace of its own (a container started inside the job):
@@ -445,8 +449,6 @@ int run_sandbox(const Options& options) {
                          : options.attaches() ? Watchdog::OnRunnerDeath::hold
                                               : Watchdog::OnRunnerDeath::kill_job;
   // A cgroup cgfw did not create is never removed, not even by the watchdog.
-  std::vector<int> followed_fds;
-  for (const auto& runtime : runtime_cgroups) followed_fds.push_back(runtime.fd.get());
   auto watchdog =
       Watchdog::start(cgroup_fd, target ? std::string() : cgroup_path, followed_fds,
                       (*plane)->link_fds(), (*plane)->control_map_fd(), on_runner_death);
@@ -532,10 +534,10 @@ int run_sandbox(const Options& options) {
         if (!admission) return admission.error();
         auto where = cgroup_of_process(admission->pid, *mount);
         if (!where) return where.error();
-        bool in_job = *where == cgroup_path || where->starts_with(cgroup_path + "/");
+        bool in_job = cgroup_within(*where, cgroup_path);
         bool followed =
             std::any_of(followed_paths.begin(), followed_paths.end(),
-                        [&](const std::string& root) { return where->starts_with(root + "/"); });
+                        [&](const std::string& root) { return cgroup_below(*where, root); });
         if (!in_job && !followed)
           return make_error("pid " + std::to_string(admission->pid) + " (" + *where +
                             ") is neither in the policed cgroup nor below a --containers-cgroup");
@@ -557,7 +559,7 @@ int run_sandbox(const Options& options) {
       [&](pid_t pid) {
         auto where = cgroup_of_process(pid, *mount);
         // Unknown counts as inside: refused.
-        return !where || *where == cgroup_path || where->starts_with(cgroup_path + "/");
+        return !where || cgroup_within(*where, cgroup_path);
       },
       [&](const ControlRequest& request, const ControlPeer& peer) {
         return handle_control_request(control_context, request, peer);

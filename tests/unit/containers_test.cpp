@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 
+#include "runner/cgroup_path.h"
 #include "runner/container_identity.h"
 #include "runner/container_networks.h"
 
@@ -64,6 +65,16 @@ TEST(ContainerIdentity, ReadsTheIdFromRuntimesCgroupNames) {
   EXPECT_EQ(container_id_from_cgroup("/sys/fs/cgroup/machine.slice/libpod-77ef.scope"), "77ef");
   EXPECT_EQ(container_id_from_cgroup("/sys/fs/cgroup/docker/4242"), "4242");
   EXPECT_EQ(container_id_from_cgroup("/runtime/c1"), "c1");
+}
+
+TEST(CgroupPath, WithinAndBelowCompareWholeComponents) {
+  EXPECT_TRUE(cgroup_within("/cg/docker", "/cg/docker"));
+  EXPECT_FALSE(cgroup_below("/cg/docker", "/cg/docker"));
+  EXPECT_TRUE(cgroup_below("/cg/docker/c1/sub", "/cg/docker"));
+  EXPECT_FALSE(cgroup_within("/cg/docker2/c1", "/cg/docker"));
+  EXPECT_FALSE(cgroup_within("/cg", "/cg/docker"));
+  EXPECT_TRUE(cgroup_below("/c1", "/"));
+  EXPECT_FALSE(cgroup_below("/", "/"));
 }
 
 TEST(ContainerRegistry, NamedContainersAndFollowedRuntimeCgroups) {
