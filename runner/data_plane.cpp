@@ -307,13 +307,17 @@ std::map<std::string, std::uint64_t> named_counters(const DataPlane& plane) {
   };
 }
 
-void lock_down_egress(int control_map_fd) {
+bool lock_down_egress(int control_map_fd) {
   __u32 key = CGFW_CONTROL_KEY_FLAGS;
   __u32 flags = CGFW_CONTROL_LOCKDOWN;
-  bpf_map_update_elem(control_map_fd, &key, &flags, BPF_ANY);
+  return bpf_map_update_elem(control_map_fd, &key, &flags, BPF_ANY) == 0;
 }
 
-void DataPlane::lock_down() { lock_down_egress(control_map_fd()); }
+void DataPlane::lock_down() {
+  if (!lock_down_egress(control_map_fd()))
+    spdlog::critical("the kernel refused the lockdown flag ({}): egress is NOT locked down",
+                     errno_text(errno));
+}
 int DataPlane::client_sockets_map_fd() const { return bpf_map__fd(skel_->maps.client_sockets); }
 int DataPlane::original_dests_map_fd() const { return bpf_map__fd(skel_->maps.original_dests); }
 

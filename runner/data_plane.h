@@ -48,7 +48,8 @@ using FlowEventHandler = std::function<void(const cgfw_flow_event&)>;
 
 // Sets the lockdown flag in a run's control map: from then on nothing but loopback (as the
 // loopback policy allows) leaves; never undone. By fd, so the watchdog can call it after fork.
-void lock_down_egress(int control_map_fd);
+// False if the kernel refused the write (it should never: the array is preallocated).
+bool lock_down_egress(int control_map_fd);
 
 class DataPlane : public dns::KernelAllowMap {
  public:

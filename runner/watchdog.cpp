@@ -77,7 +77,9 @@ bool empty_cgroup(int cgroup_fd, Watchdog::OnRunnerDeath on_death) {
   // still attached (kill the job, or wait for the attached processes to end), and the followed
   // runtime cgroups with it: their containers were policed like the job and go as it goes. Only
   // then let the links go (by exiting) and remove the job's cgroup (never a runtime's).
-  lock_down_egress(control_map_fd);
+  // A lockdown the kernel refused must not leave attached processes holding open egress until
+  // they end: they are killed instead, as the job's are.
+  if (!lock_down_egress(control_map_fd)) on_death = Watchdog::OnRunnerDeath::kill_job;
   bool empty = empty_cgroup(cgroup_fd, on_death);
   for (int fd : followed_fds) empty = empty_cgroup(fd, on_death) && empty;
   for (int fd : link_fds) ::close(fd);

@@ -36,6 +36,34 @@ void expect_policed_after(Worker& worker, std::size_t mark) {
     EXPECT_EQ(line.rfind("allowed OK", 0), 0u) << line;
 }
 
+// After cgfw is SIGKILLed, the watchdog locks egress down once it wakes to the runner's closed
+// pipe. Until then the rules still hold: the blocked destination stays refused, the allowed one
+// may pass. Waits (bounded) for the allowed destination's first refusal and returns the mark
+// after it, checking that nothing blocked passed meanwhile.
+std::size_t mark_after_lockdown(Worker& worker) {
+  std::size_t from = worker.mark();
+  std::size_t after = from;
+  bool locked = eventually(
+      [&] {
+        auto lines = worker.lines();
+        for (std::size_t i = from; i < lines.size(); ++i)
+          if (lines[i].rfind("allowed REFUSED connect", 0) == 0) {
+            after = i + 1;
+            return true;
+          }
+        return false;
+      },
+      20s);
+  EXPECT_TRUE(locked) << "egress was never locked down after the death of cgfw";
+  auto lines = worker.lines();
+  for (std::size_t i = from; i < after; ++i) {
+    if (lines[i].rfind("blocked ", 0) == 0) {
+      EXPECT_EQ(lines[i].rfind("blocked REFUSED connect", 0), 0u) << lines[i];
+    }
+  }
+  return after;
+}
+
 class Attach : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -76,7 +104,7 @@ TEST_F(Attach, PolicedFromReadyUntilStoppedThenReturnedUnharmed) {
       << worker.cgroup();
 
   // From now on: every new child of the worker is policed.
-  std::size_t mark = worker.lines().size();
+  std::size_t mark = worker.mark();
   expect_policed_after(worker, mark);
 
   ASSERT_EQ(::kill(sandbox->pid(), SIGTERM), 0);
@@ -84,7 +112,7 @@ TEST_F(Attach, PolicedFromReadyUntilStoppedThenReturnedUnharmed) {
   EXPECT_EQ(result.exit_status, 0) << result.err;
   EXPECT_TRUE(worker.alive()) << "cgfw never harms the process it attached to";
   EXPECT_EQ(worker.cgroup(), original_cgroup) << "returned to its own cgroup";
-  mark = worker.lines().size();
+  mark = worker.mark();
   EXPECT_EQ(worker.next("blocked", mark, 1).at(0).rfind("blocked OK", 0), 0u)
       << "unpoliced again after the stop";
 
@@ -113,7 +141,7 @@ TEST_F(Attach, KilledCgfwLeavesTheProcessAliveWithoutNetwork) {
   ::kill(sandbox->pid(), SIGKILL);
   sandbox->wait(30s);
 
-  std::size_t mark = worker.lines().size();
+  std::size_t mark = mark_after_lockdown(worker);
   for (const auto& line : worker.next("allowed", mark, 3))
     EXPECT_EQ(line.rfind("allowed REFUSED connect", 0), 0u) << line;
   for (const auto& line : worker.next("blocked", mark, 3))
@@ -175,14 +203,14 @@ TEST_F(AttachCgroup, PolicedUntilStoppedThenLeftRunningInPlace) {
   ASSERT_TRUE(worker.move_to(cgroup_));
   std::string in_target = worker.cgroup();
   ASSERT_NE(in_target.find("cgfwtest-"), std::string::npos) << in_target;
-  std::size_t mark = worker.lines().size();
+  std::size_t mark = worker.mark();
   ASSERT_EQ(worker.next("blocked", mark, 1).at(0).rfind("blocked OK", 0), 0u);
 
   auto sandbox = attach_to({"--attach-cgroup", cgroup_});
   ASSERT_TRUE(std::filesystem::exists(ready_)) << "no ready file";
   EXPECT_EQ(json::parse(std::ifstream(ready_))["cgroup"], cgroup_);
   EXPECT_EQ(worker.cgroup(), in_target) << "attaching moves nothing";
-  mark = worker.lines().size();
+  mark = worker.mark();
   expect_policed_after(worker, mark);
 
   ASSERT_EQ(::kill(sandbox->pid(), SIGTERM), 0);
@@ -191,7 +219,7 @@ TEST_F(AttachCgroup, PolicedUntilStoppedThenLeftRunningInPlace) {
   EXPECT_TRUE(worker.alive());
   EXPECT_EQ(worker.cgroup(), in_target) << "left where it was";
   EXPECT_TRUE(std::filesystem::exists(cgroup_)) << "a cgroup cgfw did not make is never removed";
-  mark = worker.lines().size();
+  mark = worker.mark();
   EXPECT_EQ(worker.next("blocked", mark, 1).at(0).rfind("blocked OK", 0), 0u)
       << "unpoliced again after the stop";
 
@@ -217,7 +245,7 @@ TEST_F(AttachCgroup, FoundByPidAndByUnitName) {
     auto sandbox = attach_to(how);
     ASSERT_TRUE(std::filesystem::exists(ready_)) << how[0];
     EXPECT_EQ(json::parse(std::ifstream(ready_))["cgroup"], cgroup_) << how[0];
-    std::size_t mark = worker.lines().size();
+    std::size_t mark = worker.mark();
     EXPECT_EQ(worker.next("blocked", mark, 1).at(0).rfind("blocked REFUSED", 0), 0u) << how[0];
     ::kill(sandbox->pid(), SIGTERM);
     EXPECT_EQ(sandbox->wait(30s).exit_status, 0) << how[0];
@@ -241,7 +269,7 @@ TEST_F(AttachCgroup, KilledCgfwLocksDownUnlessFailOpen) {
   ASSERT_TRUE(std::filesystem::exists(ready_));
   ::kill(sandbox->pid(), SIGKILL);
   sandbox->wait(30s);
-  std::size_t mark = worker.lines().size();
+  std::size_t mark = mark_after_lockdown(worker);
   for (const auto& line : worker.next("allowed", mark, 3))
     EXPECT_EQ(line.rfind("allowed REFUSED connect", 0), 0u) << line;
   EXPECT_TRUE(worker.alive());
@@ -254,11 +282,11 @@ TEST_F(AttachCgroup, KilledCgfwLocksDownUnlessFailOpen) {
   auto failing_open = attach_to({"--attach-cgroup", open_cgroup, "--fail-open"});
   ASSERT_TRUE(std::filesystem::exists(ready_));
   EXPECT_TRUE(failing_open->wait_for_stderr("--fail-open", 5s)) << "said loudly";
-  mark = second.lines().size();
+  mark = second.mark();
   EXPECT_EQ(second.next("blocked", mark, 1).at(0).rfind("blocked REFUSED", 0), 0u);
   ::kill(failing_open->pid(), SIGKILL);
   failing_open->wait(30s);
-  mark = second.lines().size();
+  mark = second.mark();
   // Bounded: the watchdog's exit closes the links at once.
   EXPECT_TRUE(eventually(
       [&] {

@@ -52,7 +52,7 @@ class LiveControl : public ::testing::Test {
   // The next `count` attempts at `target` after line `mark` all start with `prefix`.
   static void expect_next(Worker& worker, const std::string& target, const std::string& prefix,
                           std::size_t count = 3) {
-    std::size_t mark = worker.lines().size();
+    std::size_t mark = worker.mark();
     for (const auto& line : worker.next(target, mark, count))
       EXPECT_EQ(line.rfind(target + " " + prefix, 0), 0u) << line;
   }

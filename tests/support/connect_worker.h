@@ -7,8 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -45,6 +47,15 @@ class Worker {
     std::vector<std::string> out;
     for (std::string line; std::getline(in, line) && !in.eof();) out.push_back(line);
     return out;
+  }
+  // The line index from which attempts are known to have started after this call: an attempt
+  // whose line is still being written (its probe started, perhaps connected, before the call)
+  // belongs before the mark.
+  std::size_t mark() const {
+    std::ifstream in(log_, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::size_t count = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+    return !text.empty() && text.back() != '\n' ? count + 1 : count;
   }
   // Waits (bounded) until `count` more attempts at `target` were logged after line `from`;
   // returns them.
