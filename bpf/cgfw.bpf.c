@@ -4,6 +4,7 @@
 
 #include "bpf/device.h"
 #include "bpf/egress.h"
+#include "bpf/slice_guard.h"
 #include "bpf/sock_hooks.h"
 #include "bpf/sockops.h"
 
@@ -13,6 +14,12 @@ SEC("cgroup_skb/egress")
 int cgfw_egress(struct __sk_buff *skb)
 {
 	return handle_egress(skb);
+}
+
+SEC("cgroup_skb/egress")
+int cgfw_slice_guard(struct __sk_buff *skb)
+{
+	return handle_slice_guard(skb);
 }
 
 SEC("cgroup/sock_create")

@@ -198,6 +198,12 @@ enum cgfw_control_key {
 	CGFW_CONTROL_KEYS,
 };
 
+/* What a child cgroup of a guarded slice (--containers-slice) is, in the slice_children map. */
+enum cgfw_slice_child {
+	CGFW_SLICE_EXEMPT = 1,	 /* there before the run, or not a container's: not cgfw's */
+	CGFW_SLICE_FOLLOWED = 2, /* a container's scope: cgfw's programs are attached to it */
+};
+
 /* Bits of CGFW_CONTROL_KEY_MODE. */
 enum cgfw_mode {
 	CGFW_MODE_AUDIT = 1,	     /* pass what would be refused, reported as AUDIT */
@@ -225,6 +231,8 @@ enum cgfw_counter {
 	CGFW_COUNTER_LOCKDOWN_DROPPED, /* packets dropped after the runner died (lockdown) */
 	CGFW_COUNTER_ALLOWED_UNRECORDED, /* ring buffer full: an allowed flow passed unrecorded */
 	CGFW_COUNTER_NETNS_REFUSED, /* DNS/web traffic from a namespace with no proxy address */
+	CGFW_COUNTER_SLICE_UNCLASSIFIED_DROPPED, /* packets of a new cgroup below a guarded slice,
+						  * dropped until the runner classified it */
 	CGFW_COUNTER_MAX,
 };
 

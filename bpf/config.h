@@ -16,3 +16,6 @@ const volatile __u16 cfg_web_port6 = 0;
  * told apart (tests of single programs). Sockets in any other namespace reach the proxies
  * through that namespace's netns_proxies entry, or not at all. */
 const volatile __u64 cfg_home_netns = 0;
+/* The level (the root cgroup is 0) of a guarded slice's children (--containers-slice); 0: no
+ * slice is guarded (the guard program is not loaded). */
+const volatile __u32 cfg_slice_child_level = 0;

@@ -140,6 +140,15 @@ struct {
 	__type(value, struct cgfw_netns_proxy);
 } netns_proxies SEC(".maps");
 
+/* child cgroup id of a guarded slice -> enum cgfw_slice_child. Writer: the runner (at start,
+ * and as children appear). Reader: the slice guard. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u8);
+} slice_children SEC(".maps");
+
 /* CGFW_CONTROL_KEY_FLAGS -> enum cgfw_control flags. Writer: the watchdog, when the runner is
  * gone (lockdown). CGFW_CONTROL_KEY_GENERATION -> the verdict generation. Writer: the runner.
  * CGFW_CONTROL_KEY_MODE -> enum cgfw_mode bits. Writer: the runner.

@@ -186,9 +186,7 @@ Result<std::string> cgroup_of_process(pid_t pid, const std::string& mount) {
                     "/proc/" + std::to_string(pid) + "/cgroup)");
 }
 
-Result<std::string> cgroup_path_of_id(const std::string& mount, std::uint64_t id) {
-  UniqueFd mount_fd(::open(mount.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!mount_fd.valid()) return make_error("cannot open " + mount + ": " + errno_text(errno));
+UniqueFd open_cgroup_by_id(int any_cgroup_fd, std::uint64_t id) {
   // kernfs file handles: 8 bytes, the node id; the type is FILEID_KERNFS.
   constexpr int kFileIdKernfs = 0xfe;
   alignas(file_handle) unsigned char storage[sizeof(file_handle) + sizeof(id)] = {};
@@ -196,7 +194,13 @@ Result<std::string> cgroup_path_of_id(const std::string& mount, std::uint64_t id
   handle->handle_bytes = sizeof(id);
   handle->handle_type = kFileIdKernfs;
   std::memcpy(handle->f_handle, &id, sizeof(id));
-  UniqueFd dir(::open_by_handle_at(mount_fd.get(), handle, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  return UniqueFd(::open_by_handle_at(any_cgroup_fd, handle, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+}
+
+Result<std::string> cgroup_path_of_id(const std::string& mount, std::uint64_t id) {
+  UniqueFd mount_fd(::open(mount.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!mount_fd.valid()) return make_error("cannot open " + mount + ": " + errno_text(errno));
+  UniqueFd dir = open_cgroup_by_id(mount_fd.get(), id);
   if (!dir.valid())
     return make_error("no cgroup with id " + std::to_string(id) + ": " + errno_text(errno));
   std::string link = "/proc/self/fd/" + std::to_string(dir.get());

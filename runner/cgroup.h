@@ -42,6 +42,9 @@ Result<std::string> cgroup_of_process(pid_t pid, const std::string& mount);
 // inode number) is `id`, found with open_by_handle_at(2) on the mount: it names the cgroup of a
 // process that is already gone, as long as the cgroup itself still exists.
 Result<std::string> cgroup_path_of_id(const std::string& mount, std::uint64_t id);
+// The same, as an open directory; `any_cgroup_fd` is any directory of the cgroup2 mount. Invalid
+// (errno set) when no such cgroup exists.
+UniqueFd open_cgroup_by_id(int any_cgroup_fd, std::uint64_t id);
 
 class TransientCgroup {
  public:

@@ -60,6 +60,9 @@ Result<std::unique_ptr<DataPlane>> DataPlane::make(const DataPlaneConfig& config
                             plane->skel_->maps.original_dests, plane->skel_->maps.client_sockets})
     bpf_map__set_max_entries(flow_map, std::max<std::uint32_t>(config.flow_entries, 64));
   if (!config.police_devices) bpf_program__set_autoload(plane->skel_->progs.cgfw_device, false);
+  rodata->cfg_slice_child_level = config.slice_child_level;
+  if (config.slice_child_level == 0)
+    bpf_program__set_autoload(plane->skel_->progs.cgfw_slice_guard, false);
 
   int err = cgfw_bpf__load(plane->skel_);
   if (err) {
@@ -182,7 +185,21 @@ Status DataPlane::fill_redirect_ports(const std::set<std::uint16_t>& http,
   return Ok{};
 }
 
-Status DataPlane::attach(int cgroup_fd) {
+CgroupLinks& CgroupLinks::operator=(CgroupLinks&& other) noexcept {
+  if (this != &other) {
+    reset();
+    links_ = std::move(other.links_);
+    other.links_.clear();
+  }
+  return *this;
+}
+
+void CgroupLinks::reset() {
+  for (bpf_link* link : links_) bpf_link__destroy(link);
+  links_.clear();
+}
+
+Result<CgroupLinks> DataPlane::attach_scope(int cgroup_fd) {
   bpf_program* programs[] = {
       skel_->progs.cgfw_sock_create, skel_->progs.cgfw_connect4, skel_->progs.cgfw_connect6,
       skel_->progs.cgfw_sendmsg4,    skel_->progs.cgfw_sendmsg6, skel_->progs.cgfw_recvmsg4,
@@ -190,19 +207,55 @@ Status DataPlane::attach(int cgroup_fd) {
       skel_->progs.cgfw_device,
   };
   // The skeleton's __attach() does not attach cgroup programs: each one by hand, by link.
+  std::vector<bpf_link*> links;
   for (bpf_program* program : programs) {
     if (!bpf_program__autoload(program)) continue;
     bpf_link* link = bpf_program__attach_cgroup(program, cgroup_fd);
     if (!link) {
       int err = errno;
-      detach();
+      CgroupLinks attached(std::move(links));  // detached again as it goes
       return make_error(std::string("cannot attach ") + bpf_program__name(program) +
                         " to the cgroup: " + errno_text(err));
     }
-    links_.push_back(link);
+    links.push_back(link);
   }
+  return CgroupLinks(std::move(links));
+}
+
+Status DataPlane::attach(int cgroup_fd) {
+  auto attached = attach_scope(cgroup_fd);
+  if (!attached) {
+    detach();
+    return attached.error();
+  }
+  // Taken over: the run's links live in links_ (the watchdog holds duplicates of their fds).
+  auto taken = std::move(*attached).release();
+  links_.insert(links_.end(), taken.begin(), taken.end());
   return Ok{};
 }
+
+Status DataPlane::attach_slice_guard(int slice_fd) {
+  bpf_link* link = bpf_program__attach_cgroup(skel_->progs.cgfw_slice_guard, slice_fd);
+  if (!link)
+    return make_error("cannot attach the slice guard to the slice: " + errno_text(errno));
+  links_.push_back(link);
+  return Ok{};
+}
+
+Status DataPlane::mark_slice_child(std::uint64_t cgroup_id, cgfw_slice_child kind) {
+  auto value = static_cast<__u8>(kind);
+  if (bpf_map__update_elem(skel_->maps.slice_children, &cgroup_id, sizeof(cgroup_id), &value,
+                           sizeof(value), BPF_ANY) != 0)
+    return make_error("the kernel refused to mark a cgroup of the slice (" + errno_text(errno) +
+                      "; at most 65536 per run)");
+  return Ok{};
+}
+
+void DataPlane::unmark_slice_child(std::uint64_t cgroup_id) {
+  bpf_map__delete_elem(skel_->maps.slice_children, &cgroup_id, sizeof(cgroup_id), 0);
+}
+
+int DataPlane::slice_children_map_fd() const { return bpf_map__fd(skel_->maps.slice_children); }
 
 std::vector<int> DataPlane::link_fds() const {
   std::vector<int> fds;
@@ -304,6 +357,7 @@ std::map<std::string, std::uint64_t> named_counters(const DataPlane& plane) {
       {"devices_refused", values[CGFW_COUNTER_DEVICES_REFUSED]},
       {"lockdown_dropped", values[CGFW_COUNTER_LOCKDOWN_DROPPED]},
       {"allowed_unrecorded", values[CGFW_COUNTER_ALLOWED_UNRECORDED]},
+      {"slice_unclassified_dropped", values[CGFW_COUNTER_SLICE_UNCLASSIFIED_DROPPED]},
   };
 }
 

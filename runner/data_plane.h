@@ -42,6 +42,32 @@ struct DataPlaneConfig {
   // SO_NETNS_COOKIE of cgfw's own network namespace: sockets in any other one (containers)
   // reach the proxies only through set_netns_proxy(). 0: namespaces are not told apart.
   std::uint64_t home_netns = 0;
+  // The level of a guarded slice's children (--containers-slice); 0: no slice guard.
+  std::uint32_t slice_child_level = 0;
+};
+
+// The programs' links on one cgroup: they leave it when this goes.
+class CgroupLinks {
+ public:
+  CgroupLinks() = default;
+  explicit CgroupLinks(std::vector<bpf_link*> links) : links_(std::move(links)) {}
+  ~CgroupLinks() { reset(); }
+  CgroupLinks(CgroupLinks&& other) noexcept : links_(std::move(other.links_)) {
+    other.links_.clear();
+  }
+  CgroupLinks& operator=(CgroupLinks&& other) noexcept;
+  CgroupLinks(const CgroupLinks&) = delete;
+  CgroupLinks& operator=(const CgroupLinks&) = delete;
+  void reset();
+  // The links, no longer destroyed by this.
+  std::vector<bpf_link*> release() && {
+    auto links = std::move(links_);
+    links_.clear();
+    return links;
+  }
+
+ private:
+  std::vector<bpf_link*> links_;
 };
 
 using FlowEventHandler = std::function<void(const cgfw_flow_event&)>;
@@ -74,8 +100,20 @@ class DataPlane : public dns::KernelAllowMap {
   Status fill_redirect_ports(const std::set<std::uint16_t>& http,
                              const std::set<std::uint16_t>& tls);
 
-  // Attaches every program to the cgroup by bpf_link.
+  // Attaches every program to the cgroup by bpf_link, held (and handed to the watchdog) with
+  // the run's.
   Status attach(int cgroup_fd);
+  // The same programs on a container's scope found during the run, by links the caller holds.
+  // A failure leaves nothing attached there, and the run's own links untouched.
+  Result<CgroupLinks> attach_scope(int cgroup_fd);
+  // The slice guard (bpf/slice_guard.h) on a guarded slice, held with the run's links. Only once
+  // the slice's children there at the start are marked: it drops what is not.
+  Status attach_slice_guard(int slice_fd);
+  // Marks a child cgroup (by id) of the guarded slice as exempt or followed.
+  Status mark_slice_child(std::uint64_t cgroup_id, cgfw_slice_child kind);
+  // A child gone from the slice (its id is never reused).
+  void unmark_slice_child(std::uint64_t cgroup_id);
+  int slice_children_map_fd() const;
   // Link fds, for the watchdog to hold duplicates of.
   std::vector<int> link_fds() const;
   // Destroys the links (the programs leave the cgroup).

@@ -64,6 +64,11 @@ std::variant<Options, int> parse_options(int argc, const char* const* argv) {
                  "container the runtime starts below it is policed like the job, for the run's "
                  "lifetime (repeatable)")
       ->type_name("CGROUP");
+  app.add_option("--containers-slice", options.containers_slice,
+                 "a cgroup shared with other services where a runtime's systemd driver puts "
+                 "each container's scope (e.g. /system.slice for docker-ID.scope): the container "
+                 "scopes created there during the run are policed like the job, the rest are not")
+      ->type_name("CGROUP");
   app.add_option("--user", options.user,
                  "run COMMAND as USER (default: the invoking user when run via sudo)")
       ->type_name("USER");
@@ -247,15 +252,25 @@ std::variant<Options, int> parse_options(int argc, const char* const* argv) {
                  kExecTrackerMaxCgroups - 1);
     return kExitCgfwFailed;
   }
+  auto bad_cgroup = [](const std::string& cgroup) {
+    return !cgroup.starts_with("/") || cgroup == "/" || cgroup.find("/../") != std::string::npos ||
+           cgroup.ends_with("/..") || cgroup.find("//") != std::string::npos;
+  };
   for (const auto& cgroup : options.containers_cgroups) {
-    if (!cgroup.starts_with("/") || cgroup == "/" || cgroup.find("/../") != std::string::npos ||
-        cgroup.ends_with("/..") || cgroup.find("//") != std::string::npos) {
+    if (bad_cgroup(cgroup)) {
       std::fprintf(stderr,
                    "cgfw-sandbox: --containers-cgroup %s: give a runtime's cgroup as "
                    "/proc/PID/cgroup shows it (absolute, not the root, no '..'), e.g. /docker\n",
                    cgroup.c_str());
       return kExitCgfwFailed;
     }
+  }
+  if (options.containers_slice && bad_cgroup(*options.containers_slice)) {
+    std::fprintf(stderr,
+                 "cgfw-sandbox: --containers-slice %s: give the slice as /proc/PID/cgroup shows "
+                 "it (absolute, not the root, no '..'), e.g. /system.slice\n",
+                 options.containers_slice->c_str());
+    return kExitCgfwFailed;
   }
   options.verbosity = verbose ? Verbosity::verbose : quiet ? Verbosity::quiet : Verbosity::normal;
   return options;

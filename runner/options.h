@@ -36,6 +36,10 @@ struct Options {
   // --containers-cgroup: a container runtime's parent cgroup (below the cgroup2 mount), policed
   // for the run's lifetime like the job: every container created below it is followed.
   std::vector<std::string> containers_cgroups;
+  // --containers-slice: a parent cgroup shared with strangers (/system.slice, where dockerd's
+  // systemd driver puts docker-ID.scope): every container scope created there during the run is
+  // followed, the rest left alone; a guard drops what is not classified yet.
+  std::optional<std::string> containers_slice;
   std::optional<std::string> user;
   bool no_loopback = false;
   std::vector<std::string> dns_upstreams;  // --dns-upstream, in order

@@ -30,6 +30,7 @@
 #include "runner/cgroup_path.h"
 #include "runner/child.h"
 #include "runner/container_identity.h"
+#include "runner/container_slice.h"
 #include "runner/container_networks.h"
 #include "runner/control_commands.h"
 #include "runner/control_socket.h"
@@ -168,8 +169,18 @@ int run_sandbox(const Options& options) {
     followed_paths.push_back(runtime.path);
     followed_fds.push_back(runtime.fd.get());
   }
-  ContainerRegistry container_registry(followed_paths);
-  bool containers_seen = !followed_paths.empty();
+  // A slice shared with strangers: only its container scopes created during the run are
+  // followed (SliceFollower); the registry names them by their scope.
+  std::optional<TargetCgroup> slice;
+  if (options.containers_slice) {
+    auto opened = open_target_cgroup(*mount, *options.containers_slice);
+    if (!opened) return fail("--containers-slice: " + opened.error().message);
+    slice = std::move(*opened);
+  }
+  std::vector<std::string> registry_roots = followed_paths;
+  if (slice) registry_roots.push_back(slice->path);
+  ContainerRegistry container_registry(registry_roots);
+  bool containers_seen = !registry_roots.empty();
   auto record = [&](reports::Event event) {
     if (containers_seen && !event.process.container) {
       // The cgroup the kernel saw at the socket call: the process may have exited since.
@@ -341,6 +352,7 @@ int run_sandbox(const Options& options) {
   config.home_netns = *home_netns;
   config.learned_entries = static_cast<std::uint32_t>(options.max_learned_addresses);
   config.police_devices = !options.allow_privileged;
+  if (slice) config.slice_child_level = cgroup_level(*mount, slice->path) + 1;
   auto plane = DataPlane::make(config);
   if (!plane) return fail(plane.error().message);
   if (auto filled = (*plane)->fill_ip_allow(*table); !filled) return fail(filled.error().message);
@@ -425,6 +437,22 @@ int run_sandbox(const Options& options) {
       spdlog::info("following containers below {}: they are policed like the job", runtime.path);
     }
   }
+  std::unique_ptr<SliceFollower> slice_follower;
+  if (slice) {
+    // cgfw's own cgroup, if in the slice, is there before the run: exempt.
+    if (cgroup_within(cgroup_path, slice->path) || cgroup_within(slice->path, cgroup_path))
+      return fail("--containers-slice " + slice->path + " overlaps the policed cgroup " +
+                  cgroup_path);
+    auto follower = SliceFollower::start(io, slice->path, **plane, [&](const std::string& text) {
+      spdlog::warn("{}", text);
+      warnings.push_back(text);
+    });
+    if (!follower) return fail(follower.error().message);
+    slice_follower = std::move(*follower);
+    spdlog::info(
+        "following the container scopes created in {} from now on; the others are left alone",
+        slice->path);
+  }
 
   // Execs in the job and in the followed runtime cgroups (their containers' processes).
   std::vector<int> exec_cgroup_fds{cgroup_fd};
@@ -451,6 +479,9 @@ int run_sandbox(const Options& options) {
   // A cgroup cgfw did not create is never removed, not even by the watchdog.
   auto watchdog =
       Watchdog::start(cgroup_fd, target ? std::string() : cgroup_path, followed_fds,
+                      slice_follower ? Watchdog::Slice{slice_follower->fd(),
+                                                       (*plane)->slice_children_map_fd()}
+                                     : Watchdog::Slice{},
                       (*plane)->link_fds(), (*plane)->control_map_fd(), on_runner_death);
   if (!watchdog) return fail(watchdog.error().message);
   if (options.fail_open) {
@@ -538,9 +569,18 @@ int run_sandbox(const Options& options) {
         bool followed =
             std::any_of(followed_paths.begin(), followed_paths.end(),
                         [&](const std::string& root) { return cgroup_below(*where, root); });
+        // A scope in the guarded slice: followed now, before the container's first instruction.
+        if (!in_job && !followed && slice_follower) {
+          if (auto child = slice_follower->child_of(*where)) {
+            if (auto following = slice_follower->follow(*child); !following)
+              return following.error();
+            followed = true;
+          }
+        }
         if (!in_job && !followed)
           return make_error("pid " + std::to_string(admission->pid) + " (" + *where +
-                            ") is neither in the policed cgroup nor below a --containers-cgroup");
+                            ") is neither in the policed cgroup nor below a --containers-cgroup "
+                            "or --containers-slice");
         struct stat cgroup_dir {};
         container_registry.name(*where, admission->container,
                                 ::stat(where->c_str(), &cgroup_dir) == 0 ? cgroup_dir.st_ino : 0);
@@ -752,6 +792,21 @@ int run_sandbox(const Options& options) {
                            " s: they go on without cgfw's policy");
     }
   }
+  if (slice_follower) {
+    auto running = slice_follower->populated();
+    if (target || options.attach_pid) {
+      for (const auto& name : running)
+        warnings.push_back("the container scope " + slice->path + "/" + name +
+                           " goes on without cgfw's policy (attach mode: not cgfw's to stop)");
+    } else {
+      if (!running.empty())
+        spdlog::info("stopping the containers still running in {} with the job", slice->path);
+      for (const auto& name : slice_follower->stop_followed(kKillLimit))
+        warnings.push_back("the container scope " + slice->path + "/" + name +
+                           " was still running after " + std::to_string(kKillLimit.count()) +
+                           " s: it goes on without cgfw's policy");
+    }
+  }
   // Every sandboxed socket is closed now: let the proxies finish what that wakes up (their
   // connections end, their last observations are recorded). Only ready work runs; nothing waits.
   io.restart();
@@ -765,6 +820,7 @@ int run_sandbox(const Options& options) {
     counters["tls_leaves_minted"] = run_ca->mint_count();
     counters["tls_leaf_cache_hits"] = run_ca->hit_count();
   }
+  slice_follower.reset();  // its scopes' links
   (*plane)->detach();
   (*watchdog)->release();
   if (transient)

@@ -12,6 +12,9 @@
 #include <chrono>
 #include <cstring>
 
+#include <bpf/bpf.h>
+
+#include "bpf/cgfw_shared.h"
 #include "runner/cgroup.h"
 #include "runner/data_plane.h"
 
@@ -41,12 +44,35 @@ bool empty_cgroup(int cgroup_fd, Watchdog::OnRunnerDeath on_death) {
   return wait_until_empty(cgroup_fd);
 }
 
+// The container scopes a guarded slice's follower had followed when the runner died (the
+// runner kept them in the slice guard's map, by cgroup id).
+std::vector<UniqueFd> followed_scopes(Watchdog::Slice slice) {
+  std::vector<UniqueFd> scopes;
+  if (slice.fd < 0 || slice.children_map_fd < 0) return scopes;
+  std::uint64_t key = 0;
+  std::uint64_t next = 0;
+  std::uint64_t* previous = nullptr;
+  while (bpf_map_get_next_key(slice.children_map_fd, previous, &next) == 0) {
+    key = next;
+    previous = &key;
+    std::uint8_t kind = 0;
+    if (bpf_map_lookup_elem(slice.children_map_fd, &key, &kind) != 0 ||
+        kind != CGFW_SLICE_FOLLOWED)
+      continue;
+    UniqueFd scope = open_cgroup_by_id(slice.fd, key);
+    if (scope.valid()) scopes.push_back(std::move(scope));  // else: gone already
+  }
+  return scopes;
+}
+
 [[noreturn]] void watchdog_main(int control_fd, int cgroup_fd, const std::string& cgroup_path,
-                                const std::vector<int>& followed_fds,
+                                const std::vector<int>& followed_fds, Watchdog::Slice slice,
                                 const std::vector<int>& link_fds, int control_map_fd,
                                 Watchdog::OnRunnerDeath on_death) {
   std::vector<int> keep = link_fds;
   keep.insert(keep.end(), followed_fds.begin(), followed_fds.end());
+  if (slice.fd >= 0) keep.push_back(slice.fd);
+  if (slice.children_map_fd >= 0) keep.push_back(slice.children_map_fd);
   keep.push_back(control_fd);
   keep.push_back(cgroup_fd);
   keep.push_back(control_map_fd);
@@ -82,6 +108,7 @@ bool empty_cgroup(int cgroup_fd, Watchdog::OnRunnerDeath on_death) {
   if (!lock_down_egress(control_map_fd)) on_death = Watchdog::OnRunnerDeath::kill_job;
   bool empty = empty_cgroup(cgroup_fd, on_death);
   for (int fd : followed_fds) empty = empty_cgroup(fd, on_death) && empty;
+  for (const auto& scope : followed_scopes(slice)) empty = empty_cgroup(scope.get(), on_death) && empty;
   for (int fd : link_fds) ::close(fd);
   if (empty && !cgroup_path.empty()) ::rmdir(cgroup_path.c_str());
   ::_exit(empty ? 0 : 1);
@@ -91,7 +118,7 @@ bool empty_cgroup(int cgroup_fd, Watchdog::OnRunnerDeath on_death) {
 
 Result<std::unique_ptr<Watchdog>> Watchdog::start(int cgroup_fd, const std::string& cgroup_path,
                                                   const std::vector<int>& followed_fds,
-                                                  const std::vector<int>& link_fds,
+                                                  Slice slice, const std::vector<int>& link_fds,
                                                   int control_map_fd, OnRunnerDeath on_death) {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0)
@@ -103,7 +130,8 @@ Result<std::unique_ptr<Watchdog>> Watchdog::start(int cgroup_fd, const std::stri
   if (pid < 0) return make_error(std::string("cannot start the watchdog: ") + std::strerror(errno));
   if (pid == 0) {
     write_end.reset();
-    watchdog_main(read_end.get(), cgroup_fd, cgroup_path, followed_fds, link_fds, control_map_fd,
+    watchdog_main(read_end.get(), cgroup_fd, cgroup_path, followed_fds, slice, link_fds,
+                  control_map_fd,
                   on_death);
   }
   read_end.reset();

@@ -8,7 +8,10 @@
 //     not kill: they keep running without network), then removes it (unless it is a cgroup cgfw
 //     did not create: an empty `cgroup_path` says so);
 //   the followed runtime cgroups (--containers-cgroup, `followed_fds`) are emptied the same way
-//   (their containers are killed with the job, or held), and never removed;
+//   (their containers are killed with the job, or held), and never removed; so are the
+//   container scopes followed in a guarded slice (--containers-slice: the slice guard's map
+//   names them, by id, as the run goes; the guard, whose link the watchdog holds, drops their
+//   packets from the lockdown on, since their own links were the runner's);
 //   - release (`--fail-open`, asked for and loudly reported): lets the links go at once, so
 //     the processes keep running with open egress.
 // So, short of --fail-open, no policed process ever keeps running without its programs attached.
@@ -28,9 +31,14 @@ namespace cgfw::runner {
 class Watchdog {
  public:
   enum class OnRunnerDeath { kill_job, hold, release };
+  // A guarded slice's directory and the map of its classified children; -1: none.
+  struct Slice {
+    int fd = -1;
+    int children_map_fd = -1;
+  };
   static Result<std::unique_ptr<Watchdog>> start(int cgroup_fd, const std::string& cgroup_path,
                                                  const std::vector<int>& followed_fds,
-                                                 const std::vector<int>& link_fds,
+                                                 Slice slice, const std::vector<int>& link_fds,
                                                  int control_map_fd, OnRunnerDeath on_death);
   ~Watchdog();
   Watchdog(const Watchdog&) = delete;
