@@ -26,11 +26,15 @@ using namespace std::chrono_literals;
 constexpr const char* kNetns = "cgfwct";
 constexpr const char* kGateway = "10.213.0.1";
 constexpr const char* kRuntimeCgroup = "/cgfw-test-runtime";
+// A slice shared with other services, as systemd's /system.slice: dockerd's systemd driver puts
+// each container in docker-ID.scope there.
+constexpr const char* kSlice = "/cgfw-test-slice";
 
 // A busybox-free rootfs: the host's /usr, /etc and libraries bind-mounted read-only, so the
 // container runs the host's real curl and sh.
 json container_config(const std::vector<std::string>& command, const std::string& ca_bundle,
-                      const std::string& id, const std::string& hook_socket) {
+                      const std::string& id, const std::string& hook_socket,
+                      const std::string& cgroup) {
   json mounts = json::array({
       {{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}},
       {{"destination", "/dev"},
@@ -72,7 +76,7 @@ json container_config(const std::vector<std::string>& command, const std::string
           {{"type", "uts"}},
           {{"type", "mount"}},
           {{"type", "network"}, {"path", std::string("/run/netns/") + kNetns}}}},
-        {"cgroupsPath", std::string(kRuntimeCgroup) + "/" + id}}},
+        {"cgroupsPath", cgroup}}},
   };
   if (!hook_socket.empty())
     config["hooks"] = {
@@ -103,6 +107,7 @@ class Containers : public ::testing::Test {
     mount_ = cgroup2_mount();
     ASSERT_FALSE(mount_.empty());
     fs::create_directories(mount_ + kRuntimeCgroup);
+    fs::create_directories(mount_ + kSlice);
     fs::create_directories(bundle_.file("rootfs"));
     for (const char* dir :
          {"proc", "dev", "tmp", "usr", "etc", "bin", "sbin", "lib", "lib64", "cgfw"})
@@ -110,7 +115,12 @@ class Containers : public ::testing::Test {
     std::ofstream(bundle_.file("rootfs/cgfw/ca.pem")).close();
   }
   void TearDown() override {
-    for (const char* id : {"c1", "c2", "c3"}) run_command({"runc", "delete", "--force", id});
+    for (const char* id : {"c1", "c2", "c3", "s1", "s2", "s3"})
+      run_command({"runc", "delete", "--force", id});
+    if (!mount_.empty() && fs::exists(mount_ + kSlice + "/before.service")) {
+      std::ofstream(mount_ + kSlice + "/before.service/cgroup.kill") << "1" << std::endl;
+      eventually([&] { return ::rmdir((mount_ + kSlice + "/before.service").c_str()) == 0; }, 10s);
+    }
     teardown_network();
     // runc makes the runtime cgroup in every hierarchy of this host (v1 controllers too).
     std::ifstream mounts("/proc/mounts");
@@ -118,7 +128,11 @@ class Containers : public ::testing::Test {
       std::istringstream fields(line);
       std::string source, target, type;
       fields >> source >> target >> type;
-      if (type == "cgroup" || type == "cgroup2") ::rmdir((target + kRuntimeCgroup).c_str());
+      if (type != "cgroup" && type != "cgroup2") continue;
+      ::rmdir((target + kRuntimeCgroup).c_str());
+      for (const char* id : {"s1", "s2", "s3"})
+        ::rmdir((target + kSlice + "/docker-" + id + ".scope").c_str());
+      ::rmdir((target + kSlice).c_str());
     }
   }
   static void teardown_network() {
@@ -128,8 +142,11 @@ class Containers : public ::testing::Test {
 
   // Starts the sandbox around a job that waits for `done`, and returns once it is ready.
   std::unique_ptr<SandboxProcess> start_sandbox(const std::vector<std::string>& more) {
-    std::vector<std::string> args{"--dns-upstream",      FakeInternet::kDnsV4, "--upstream-ca", ca_,
-                                  "--containers-cgroup", kRuntimeCgroup};
+    std::vector<std::string> args{"--dns-upstream", FakeInternet::kDnsV4, "--upstream-ca", ca_};
+    if (in_slice_)
+      args.insert(args.end(), {"--containers-slice", kSlice});
+    else
+      args.insert(args.end(), {"--containers-cgroup", kRuntimeCgroup});
     args.insert(args.end(), more.begin(), more.end());
     auto sandbox = std::make_unique<SandboxProcess>(
         args, std::vector<std::string>{"sh", "-c",
@@ -151,10 +168,15 @@ class Containers : public ::testing::Test {
       if (fs::exists(entry.path() / "control.sock")) return (entry.path() / "control.sock");
     return "";
   }
+  // Where runc puts container `id`: below the runtime cgroup, or a scope in the slice.
+  std::string cgroup_of(const std::string& id) const {
+    return in_slice_ ? std::string(kSlice) + "/docker-" + id + ".scope"
+                     : std::string(kRuntimeCgroup) + "/" + id;
+  }
   CommandResult run_container(const std::string& id, const std::string& script, bool with_hook) {
     std::ofstream(bundle_.file("config.json"))
         << container_config({"sh", "-c", script}, bundle_file(), id,
-                            with_hook ? control_socket() : "")
+                            with_hook ? control_socket() : "", cgroup_of(id))
                .dump(2);
     return run_command({"timeout", "60", "runc", "run", "--bundle", bundle_.path(), id});
   }
@@ -170,7 +192,8 @@ class Containers : public ::testing::Test {
   // A container in the background, its first process looping (runc run --detach).
   void start_detached_container(const std::string& id) {
     std::ofstream(bundle_.file("config.json"))
-        << container_config({"sh", "-c", "while :; do sleep 1; done"}, bundle_file(), id, "")
+        << container_config({"sh", "-c", "while :; do sleep 1; done"}, bundle_file(), id, "",
+                            cgroup_of(id))
                .dump(2);
     auto started =
         run_command({"timeout", "60", "runc", "run", "--detach", "--bundle", bundle_.path(), id});
@@ -188,6 +211,7 @@ class Containers : public ::testing::Test {
   }
 
   std::unique_ptr<FakeInternet> net_;
+  bool in_slice_ = false;  // --containers-slice instead of --containers-cgroup
   std::string ca_;
   std::string mount_;
   TempDir bundle_;
@@ -321,6 +345,103 @@ TEST_F(Containers, AContainerOutlivingTheJobIsStoppedWithIt) {
   EXPECT_EQ(container_status("c3"), "stopped") << "the container outlived the run";
   auto programs = run_command({"bpftool", "cgroup", "show", mount_ + kRuntimeCgroup});
   EXPECT_EQ(programs.out.find("cgfw_"), std::string::npos) << programs.out;
+}
+
+// dockerd's systemd driver: containers are scopes in a slice shared with every service
+// (/system.slice). With --containers-slice, a container scope created during the run is policed
+// like the job (here with the runtime hook, before its first instruction), while a service that
+// was in the slice before goes on unpoliced.
+TEST_F(Containers, InASharedSliceTheNewContainerScopesArePolicedAndTheServicesLeftAlone) {
+  in_slice_ = true;
+  std::string service = mount_ + kSlice + "/before.service";
+  fs::create_directories(service);
+  auto from_service = [&](const std::string& ip) {
+    return run_command({"sh", "-c",
+                        "echo $$ > " + service + "/cgroup.procs && exec " + CGFW_ESCAPE_PROBE +
+                            " tcp-connect " + ip + " 9000"});
+  };
+  auto sandbox = start_sandbox({"-a", "https://allowed.test/"});
+  auto container =
+      run_container("s1",
+                    "curl -sS -o /dev/null -w 'allowed=%{http_code}\\n' https://allowed.test/; "
+                    "curl -sS -m 5 -o /dev/null http://198.51.100.11:9000/; echo direct=$?",
+                    /*with_hook=*/true);
+  auto service_probe = from_service(FakeInternet::kServerV4b);
+  std::ofstream(job_.file("done")).close();
+  auto result = sandbox->wait();
+  ASSERT_EQ(container.exit_code, 0) << container.out << container.err;
+  EXPECT_NE(container.out.find("allowed=200"), std::string::npos) << container.out << container.err;
+  EXPECT_EQ(container.out.find("direct=0"), std::string::npos) << container.out;
+  EXPECT_EQ(service_probe.out.rfind("OK connected", 0), 0u)
+      << "a service that was there before is not cgfw's: " << service_probe.out
+      << service_probe.err;
+  // The container's refused connection never left; the service's did.
+  EXPECT_TRUE(net_->wait_for_hits(FakeInternet::kServerV4b, 9000, 1, 10s));
+  EXPECT_EQ(net_->hits(FakeInternet::kServerV4b, 9000).size(), 1u)
+      << "only the service's connection";
+
+  ASSERT_EQ(result.exit_status, 0) << result.err;
+  EXPECT_NE(result.err.find("following the container scope"), std::string::npos) << result.err;
+  ASSERT_TRUE(result.report);
+  const json& report = *result.report;
+  EXPECT_EQ(schema_errors(report), "");
+  const json* looked_up = find_event(report, "dns", "allowed.test", "allowed");
+  ASSERT_NE(looked_up, nullptr) << report["events"].dump(1);
+  EXPECT_EQ(container_of(*looked_up).value("id", ""), "s1") << looked_up->dump(1);
+  EXPECT_EQ(container_of(*looked_up).value("name", ""), "web-s1") << looked_up->dump(1);
+  // Cleanup: neither the slice nor the service carries a program of the run any more.
+  auto programs = run_command({"bpftool", "cgroup", "tree", mount_ + kSlice});
+  EXPECT_EQ(programs.out.find("cgfw_"), std::string::npos) << programs.out;
+}
+
+// Without a hook: the scope is found by inotify; until it is followed, the slice guard drops its
+// packets, so a container whose very first action is to connect never gets anything out
+// unjudged, and its later attempts go through cgfw's programs.
+TEST_F(Containers, InASharedSliceNothingLeavesAContainerScopeBeforeItIsFollowed) {
+  in_slice_ = true;
+  auto sandbox = start_sandbox({"-a", "allowed.test"});
+  auto container = run_container(
+      "s2",
+      "curl -sS -m 5 -o /dev/null http://198.51.100.11:9000/; echo direct=$?; "
+      "for i in $(seq 100); do "
+      "  curl -sS -m 5 -o /dev/null http://allowed.test/ && { echo allowed=$i; exit 0; }; "
+      "  sleep 0.1; "
+      "done; echo allowed=never",
+      /*with_hook=*/false);
+  std::ofstream(job_.file("done")).close();
+  auto result = sandbox->wait();
+  ASSERT_EQ(container.exit_code, 0) << container.out << container.err;
+  EXPECT_EQ(container.out.find("direct=0"), std::string::npos) << container.out;
+  EXPECT_EQ(container.out.find("allowed=never"), std::string::npos)
+      << container.out << container.err << result.err;
+  EXPECT_TRUE(net_->hits(FakeInternet::kServerV4b, 9000).empty());
+  ASSERT_TRUE(result.report);
+  const json* looked_up = find_event(*result.report, "dns", "allowed.test", "allowed");
+  ASSERT_NE(looked_up, nullptr) << (*result.report)["events"].dump(1);
+  EXPECT_EQ(container_of(*looked_up).value("id", ""), "s2") << looked_up->dump(1);
+}
+
+// The runner killed: the scope's own links were the runner's; the guard (held by the watchdog)
+// drops its packets under lockdown, and the watchdog stops the container before letting go. The
+// service in the slice is left running.
+TEST_F(Containers, InASharedSliceAKilledRunnerTakesTheFollowedContainersDown) {
+  in_slice_ = true;
+  std::string service = mount_ + kSlice + "/before.service";
+  fs::create_directories(service);
+  auto sandbox = start_sandbox({"-a", "198.51.100.10"});
+  ASSERT_NO_FATAL_FAILURE(start_detached_container("s3"));
+  ASSERT_EQ(container_status("s3"), "running");
+  ::kill(sandbox->pid(), SIGKILL);
+  auto result = sandbox->wait(30s);
+  EXPECT_EQ(result.exit_status, 128 + SIGKILL);
+  EXPECT_TRUE(eventually([&] { return container_status("s3") == "stopped"; }, 30s))
+      << "the container outlived the run: " << container_status("s3");
+  auto attached = [&] {
+    auto programs = run_command({"bpftool", "cgroup", "tree", mount_ + kSlice});
+    return programs.out.find("cgfw_") != std::string::npos;
+  };
+  EXPECT_TRUE(eventually([&] { return !attached(); }, 30s)) << "the watchdog never let go";
+  EXPECT_TRUE(fs::exists(service)) << "the slice's services are not cgfw's";
 }
 
 }  // namespace
