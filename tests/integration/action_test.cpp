@@ -93,7 +93,7 @@ TEST_F(Action, JobModePolicesLaterStepsUntilPost) {
 
   // Nothing of the blocked attempt arrived; the allowed one did.
   EXPECT_TRUE(net_->hits("198.51.100.11", 9000).empty());
-  EXPECT_FALSE(net_->hits("198.51.100.10", 9000).empty());
+  EXPECT_TRUE(net_->wait_for_hits("198.51.100.10", 9000, 1, std::chrono::seconds(10)));
 }
 
 // Job mode, the daemon dies (SIGKILL, as a crash or the OOM killer would): its watchdog locks
@@ -101,10 +101,17 @@ TEST_F(Action, JobModePolicesLaterStepsUntilPost) {
 // worker survives, and the post step fails loudly. (The oldest process whose command line
 // starts with cgfw-sandbox is the daemon; its watchdog is a younger fork.)
 TEST_F(Action, JobModeDaemonKilledLocksDownAndPostFailsLoudly) {
-  auto job = run_job({"allow=198.51.100.10:9000", "dns-upstream=198.51.100.53"},
-                     {"kill -KILL $(pgrep -o -f \"^[^ ]*cgfw-sandbox --attach-pid $PPID \"); "
-                      "sleep 0.5",
-                      probe("198.51.100.10")});
+  // The watchdog locks down once it wakes to the dead daemon's pipe: the step waits for that
+  // (bounded) on port 9002, allowed but closed: refused by the namespace (ECONNREFUSED) until the
+  // lockdown, by cgfw after it. Nothing there ever reaches the sink.
+  std::string locked_down =
+      "for i in $(seq 200); do " + std::string(CGFW_ESCAPE_PROBE) +
+      " tcp-connect 198.51.100.10 9002 | grep -q '^REFUSED connect E[^C]' && exit 0; sleep 0.1; "
+      "done; exit 1";
+  auto job = run_job(
+      {"allow=198.51.100.10:9000,9002", "dns-upstream=198.51.100.53"},
+      {"kill -KILL $(pgrep -o -f \"^[^ ]*cgfw-sandbox --attach-pid $PPID \"); " + locked_down,
+       probe("198.51.100.10")});
   ASSERT_EQ(job["main"]["exit"], 0) << job["main"].dump(2);
   EXPECT_EQ(job["steps"][0]["exit"], 0) << job["steps"][0].dump(2);
   EXPECT_EQ(job["steps"][1]["stdout"].get<std::string>().rfind("REFUSED connect", 0), 0u)

@@ -315,15 +315,27 @@ TEST_F(AttachCgroup, KilledCgfwLocksDownUnlessFailOpen) {
 }
 
 // The operator's spelling: `cgfw attach --pid PID` runs the same runner (stopped here by
-// timeout's SIGTERM, as an operator's Ctrl-C or systemd's stop would).
+// SIGTERM, as an operator's Ctrl-C or systemd's stop would).
 TEST_F(AttachCgroup, CgfwAttachCommandRunsTheRunner) {
   Worker worker(dir_.file("worker.log"));
   ASSERT_TRUE(worker.move_to(cgroup_));
   std::string report = dir_.file("report.json");
-  auto ran = run_command({"timeout", "-s", "TERM", "5", CGFW_TOOL_BINARY, "attach", "--pid",
-                          std::to_string(worker.pid()), "-a", "198.51.100.10:9000", "--report-json",
-                          report});
-  EXPECT_EQ(ran.exit_code, 124) << ran.err << "(timeout's status: cgfw ran until stopped)";
+  CommandResult ran;
+  // timeout: a backstop only; the test stops cgfw once the worker was refused.
+  std::thread runner([&] {
+    ran = run_command({"timeout", "-s", "TERM", "120", CGFW_TOOL_BINARY, "attach", "--pid",
+                       std::to_string(worker.pid()), "-a", "198.51.100.10:9000", "--report-json",
+                       report, "--ready-file", ready_});
+  });
+  bool ready = eventually([&] { return std::filesystem::exists(ready_); }, 20s);
+  EXPECT_TRUE(ready) << "no ready file";
+  if (ready) {
+    for (const auto& line : worker.next("blocked", worker.mark(), 1))
+      EXPECT_EQ(line.rfind("blocked REFUSED", 0), 0u) << line;
+    ::kill(json::parse(std::ifstream(ready_))["pid"].get<int>(), SIGTERM);
+  }
+  runner.join();
+  EXPECT_EQ(ran.exit_code, 0) << ran.err << "(cgfw ran until stopped)";
   EXPECT_TRUE(worker.alive());
   json document = json::parse(std::ifstream(report));
   EXPECT_EQ(document["command"], json::array({"cgfw attach", cgroup_}));

@@ -400,21 +400,21 @@ TEST_F(Dns, SuspiciousNamesUnderAWildcardAreFlagged) {
             std::string::npos);
 }
 
-// A learned address expires (TTL 1 s, minimum 1 s here), yet the connection opened while it was
-// allowed keeps working; a new connection to it is refused.
+// A learned address expires (TTL 1 s, minimum 2 s here: room for a slow start), yet the connection
+// opened while it was allowed keeps working; a new connection to it is refused.
 TEST_F(Dns, OpenConnectionsOutliveTheirAddresssExpiry) {
   const std::string code =
       "import socket, time\n"
       "address = socket.getaddrinfo('short.allowed.test', 9000, socket.AF_INET)[0][4]\n"
       "s = socket.create_connection(address, timeout=5)\n"
       "s.sendall(b'before\\n'); print(s.recv(100).decode().strip())\n"
-      "time.sleep(3)\n"
+      "time.sleep(5)\n"
       "s.sendall(b'after\\n'); print(s.recv(100).decode().strip())\n"
       "try:\n"
       "  socket.create_connection(address, timeout=5); print('new connection allowed')\n"
       "except PermissionError:\n"
       "  print('new connection refused')\n";
-  auto result = run_sandbox(args({"--dns-min-ttl", "1", "*.allowed.test"}), python(code));
+  auto result = run_sandbox(args({"--dns-min-ttl", "2", "*.allowed.test"}), python(code));
   EXPECT_EQ(result.out, "before\nafter\nnew connection refused\n") << result.err;
 }
 
@@ -429,12 +429,12 @@ TEST_F(Dns, UdpToAnExpiredAddressIsRefusedEvenOnTheSameSocket) {
       "s.connect(address)\n"
       "for word in ('one', 'two'):\n"
       "  s.send(word.encode()); print(s.recv(100).decode())\n"
-      "time.sleep(3)\n"
+      "time.sleep(5)\n"
       "try:\n"
       "  s.send(b'after'); print(s.recv(100).decode())\n"
       "except PermissionError:\n"
       "  print('after expiry refused')\n";
-  auto result = run_sandbox(args({"--dns-min-ttl", "1", "*.allowed.test:9999/udp"}), python(code));
+  auto result = run_sandbox(args({"--dns-min-ttl", "2", "*.allowed.test:9999/udp"}), python(code));
   EXPECT_EQ(result.out, "one\ntwo\nafter expiry refused\n") << result.err;
   EXPECT_FALSE(net_->wait_for_hits("198.51.100.12", 9999, 3, 2s))
       << "the datagram after the expiry reached the server";

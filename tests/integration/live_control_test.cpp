@@ -212,19 +212,24 @@ TEST_F(LiveControl, CgfwStartedInsideItsTargetMovesOut) {
                        std::string(CGFW_SANDBOX_BINARY) + " --attach-cgroup " + cgroup_ +
                        " --ready-file " + ready_ + " -a 198.51.100.10:9000 --report-json " + report;
   CommandResult ran;
+  // timeout: a backstop only; the test stops cgfw itself once it has looked.
   std::thread runner([&] {
-    ran = run_command({"timeout", "-s", "TERM", "8", "sh", "-c", script});
+    ran = run_command({"timeout", "-s", "TERM", "120", "sh", "-c", script});
   });
-  ASSERT_TRUE(eventually([&] { return std::filesystem::exists(ready_); }, 20s));
-  int cgfw_pid = json::parse(std::ifstream(ready_))["pid"];
-  std::ifstream own("/proc/" + std::to_string(cgfw_pid) + "/cgroup");
-  std::string line;
-  std::getline(own, line);
-  EXPECT_EQ(line.find("cgfwtest-live-"), std::string::npos) << "cgfw is still inside: " << line;
-  expect_next(worker, "blocked", "REFUSED connect EPERM");
-  expect_next(worker, "allowed", "OK");
+  bool ready = eventually([&] { return std::filesystem::exists(ready_); }, 20s);
+  EXPECT_TRUE(ready) << "no ready file";
+  if (ready) {
+    int cgfw_pid = json::parse(std::ifstream(ready_))["pid"];
+    std::ifstream own("/proc/" + std::to_string(cgfw_pid) + "/cgroup");
+    std::string line;
+    std::getline(own, line);
+    EXPECT_EQ(line.find("cgfwtest-live-"), std::string::npos) << "cgfw is still inside: " << line;
+    expect_next(worker, "blocked", "REFUSED connect EPERM");
+    expect_next(worker, "allowed", "OK");
+    ::kill(cgfw_pid, SIGTERM);
+  }
   runner.join();
-  EXPECT_EQ(ran.exit_code, 124) << ran.err;
+  EXPECT_EQ(ran.exit_code, 0) << ran.err;
   EXPECT_TRUE(worker.alive());
 }
 
