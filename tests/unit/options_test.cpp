@@ -54,6 +54,18 @@ TEST(Options, UsageErrorsExit125WithAMessage) {
   EXPECT_EQ(std::get<int>(parse({"--report-json", "--", "true"})), kExitCgfwFailed);
 }
 
+TEST(Options, ContainerCgroupsAreGivenAsProcShowsThem) {
+  auto slice = parse({"--containers-slice", "/system.slice", "--", "true"});
+  ASSERT_TRUE(std::holds_alternative<Options>(slice));
+  EXPECT_EQ(std::get<Options>(slice).containers_slice, "/system.slice");
+  for (const char* bad : {"system.slice", "/", "/a/../b", "/a//b", "/a/.."}) {
+    EXPECT_EQ(std::get<int>(parse({"--containers-slice", bad, "--", "true"})), kExitCgfwFailed)
+        << bad;
+    EXPECT_EQ(std::get<int>(parse({"--containers-cgroup", bad, "--", "true"})), kExitCgfwFailed)
+        << bad;
+  }
+}
+
 TEST(Options, HelpAndVersionExitZero) {
   EXPECT_EQ(std::get<int>(parse({"--help"})), 0);
   EXPECT_EQ(std::get<int>(parse({"--version"})), 0);
