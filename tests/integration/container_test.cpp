@@ -189,6 +189,35 @@ class Containers : public ::testing::Test {
     return nullptr;
   }
 
+  // Without a hook: container `id`'s very first action, a connection no rule allows, never
+  // leaves; its later attempts at an allowed name go through cgfw's proxies, and the report
+  // names it by its cgroup (no hook, so no name).
+  void expect_first_connect_refused_then_allowed(const std::string& id) {
+    auto sandbox = start_sandbox({"-a", "allowed.test"});
+    auto container = run_container(
+        id,
+        "curl -sS -m 5 -o /dev/null http://198.51.100.11:9000/; echo direct=$?; "
+        "for i in $(seq 100); do "
+        "  curl -sS -m 5 -o /dev/null http://allowed.test/ && { echo allowed=$i; exit 0; }; "
+        "  sleep 0.1; "
+        "done; echo allowed=never",
+        /*with_hook=*/false);
+    std::ofstream(job_.file("done")).close();
+    auto result = sandbox->wait();
+    ASSERT_EQ(container.exit_code, 0) << container.out << container.err;
+    EXPECT_EQ(container.out.find("direct=0"), std::string::npos) << container.out;
+    EXPECT_EQ(container.out.find("allowed=never"), std::string::npos)
+        << container.out << container.err << result.err;
+    EXPECT_TRUE(net_->hits(FakeInternet::kServerV4b, 9000).empty());
+    ASSERT_TRUE(result.report);
+    const json& report = *result.report;
+    EXPECT_EQ(schema_errors(report), "");
+    const json* looked_up = find_event(report, "dns", "allowed.test", "allowed");
+    ASSERT_NE(looked_up, nullptr) << report["events"].dump(1);
+    EXPECT_EQ(container_of(*looked_up).value("id", ""), id) << looked_up->dump(1);
+    EXPECT_FALSE(container_of(*looked_up).contains("name")) << looked_up->dump(1);
+  }
+
   // A container in the background, its first process looping (runc run --detach).
   void start_detached_container(const std::string& id) {
     std::ofstream(bundle_.file("config.json"))
@@ -286,30 +315,7 @@ TEST_F(Containers, ARuntimeHookAdmitsTheContainerBeforeItsFirstInstruction) {
 // whose very first action is to connect is refused (never sent where no proxy judges it), and
 // once its namespace is admitted (cgfw saw the refusal) its next attempts get through.
 TEST_F(Containers, WithoutAHookNothingPassesBeforeTheNamespaceIsAdmitted) {
-  auto sandbox = start_sandbox({"-a", "allowed.test"});
-  auto container = run_container(
-      "c2",
-      "curl -sS -m 5 -o /dev/null http://198.51.100.11:9000/; echo direct=$?; "
-      "for i in $(seq 100); do "
-      "  curl -sS -m 5 -o /dev/null http://allowed.test/ && { echo allowed=$i; exit 0; }; "
-      "  sleep 0.1; "
-      "done; echo allowed=never",
-      /*with_hook=*/false);
-  std::ofstream(job_.file("done")).close();
-  auto result = sandbox->wait();
-  ASSERT_EQ(container.exit_code, 0) << container.out << container.err;
-  EXPECT_EQ(container.out.find("direct=0"), std::string::npos) << container.out;
-  EXPECT_EQ(container.out.find("allowed=never"), std::string::npos)
-      << container.out << container.err << result.err;
-  EXPECT_TRUE(net_->hits(FakeInternet::kServerV4b, 9000).empty());
-  ASSERT_TRUE(result.report);
-  const json& report = *result.report;
-  EXPECT_EQ(schema_errors(report), "");
-  // Attributed by its cgroup: the id is the runtime's cgroup name; no hook, so no name.
-  const json* looked_up = find_event(report, "dns", "allowed.test", "allowed");
-  ASSERT_NE(looked_up, nullptr) << report["events"].dump(1);
-  EXPECT_EQ(container_of(*looked_up).value("id", ""), "c2") << looked_up->dump(1);
-  EXPECT_FALSE(container_of(*looked_up).contains("name")) << looked_up->dump(1);
+  ASSERT_NO_FATAL_FAILURE(expect_first_connect_refused_then_allowed("c2"));
 }
 
 // Fail closed reaches the followed runtime cgroup: when the runner is killed, the watchdog locks
@@ -399,26 +405,7 @@ TEST_F(Containers, InASharedSliceTheNewContainerScopesArePolicedAndTheServicesLe
 // unjudged, and its later attempts go through cgfw's programs.
 TEST_F(Containers, InASharedSliceNothingLeavesAContainerScopeBeforeItIsFollowed) {
   in_slice_ = true;
-  auto sandbox = start_sandbox({"-a", "allowed.test"});
-  auto container = run_container(
-      "s2",
-      "curl -sS -m 5 -o /dev/null http://198.51.100.11:9000/; echo direct=$?; "
-      "for i in $(seq 100); do "
-      "  curl -sS -m 5 -o /dev/null http://allowed.test/ && { echo allowed=$i; exit 0; }; "
-      "  sleep 0.1; "
-      "done; echo allowed=never",
-      /*with_hook=*/false);
-  std::ofstream(job_.file("done")).close();
-  auto result = sandbox->wait();
-  ASSERT_EQ(container.exit_code, 0) << container.out << container.err;
-  EXPECT_EQ(container.out.find("direct=0"), std::string::npos) << container.out;
-  EXPECT_EQ(container.out.find("allowed=never"), std::string::npos)
-      << container.out << container.err << result.err;
-  EXPECT_TRUE(net_->hits(FakeInternet::kServerV4b, 9000).empty());
-  ASSERT_TRUE(result.report);
-  const json* looked_up = find_event(*result.report, "dns", "allowed.test", "allowed");
-  ASSERT_NE(looked_up, nullptr) << (*result.report)["events"].dump(1);
-  EXPECT_EQ(container_of(*looked_up).value("id", ""), "s2") << looked_up->dump(1);
+  ASSERT_NO_FATAL_FAILURE(expect_first_connect_refused_then_allowed("s2"));
 }
 
 // The runner killed: the scope's own links were the runner's; the guard (held by the watchdog)
