@@ -236,8 +236,7 @@ Status DataPlane::attach(int cgroup_fd) {
 
 Status DataPlane::attach_slice_guard(int slice_fd) {
   bpf_link* link = bpf_program__attach_cgroup(skel_->progs.cgfw_slice_guard, slice_fd);
-  if (!link)
-    return make_error("cannot attach the slice guard to the slice: " + errno_text(errno));
+  if (!link) return make_error("cannot attach the slice guard to the slice: " + errno_text(errno));
   links_.push_back(link);
   return Ok{};
 }

@@ -30,8 +30,8 @@
 #include "runner/cgroup_path.h"
 #include "runner/child.h"
 #include "runner/container_identity.h"
-#include "runner/container_slice.h"
 #include "runner/container_networks.h"
+#include "runner/container_slice.h"
 #include "runner/control_commands.h"
 #include "runner/control_socket.h"
 #include "runner/data_plane.h"
@@ -477,12 +477,11 @@ int run_sandbox(const Options& options) {
                          : options.attaches() ? Watchdog::OnRunnerDeath::hold
                                               : Watchdog::OnRunnerDeath::kill_job;
   // A cgroup cgfw did not create is never removed, not even by the watchdog.
-  auto watchdog =
-      Watchdog::start(cgroup_fd, target ? std::string() : cgroup_path, followed_fds,
-                      slice_follower ? Watchdog::Slice{slice_follower->fd(),
-                                                       (*plane)->slice_children_map_fd()}
-                                     : Watchdog::Slice{},
-                      (*plane)->link_fds(), (*plane)->control_map_fd(), on_runner_death);
+  auto watchdog = Watchdog::start(
+      cgroup_fd, target ? std::string() : cgroup_path, followed_fds,
+      slice_follower ? Watchdog::Slice{slice_follower->fd(), (*plane)->slice_children_map_fd()}
+                     : Watchdog::Slice{},
+      (*plane)->link_fds(), (*plane)->control_map_fd(), on_runner_death);
   if (!watchdog) return fail(watchdog.error().message);
   if (options.fail_open) {
     std::string warning = "--fail-open: should cgfw die, " + cgroup_path +

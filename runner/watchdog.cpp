@@ -56,8 +56,7 @@ std::vector<UniqueFd> followed_scopes(Watchdog::Slice slice) {
     key = next;
     previous = &key;
     std::uint8_t kind = 0;
-    if (bpf_map_lookup_elem(slice.children_map_fd, &key, &kind) != 0 ||
-        kind != CGFW_SLICE_FOLLOWED)
+    if (bpf_map_lookup_elem(slice.children_map_fd, &key, &kind) != 0 || kind != CGFW_SLICE_FOLLOWED)
       continue;
     UniqueFd scope = open_cgroup_by_id(slice.fd, key);
     if (scope.valid()) scopes.push_back(std::move(scope));  // else: gone already
@@ -108,7 +107,8 @@ std::vector<UniqueFd> followed_scopes(Watchdog::Slice slice) {
   if (!lock_down_egress(control_map_fd)) on_death = Watchdog::OnRunnerDeath::kill_job;
   bool empty = empty_cgroup(cgroup_fd, on_death);
   for (int fd : followed_fds) empty = empty_cgroup(fd, on_death) && empty;
-  for (const auto& scope : followed_scopes(slice)) empty = empty_cgroup(scope.get(), on_death) && empty;
+  for (const auto& scope : followed_scopes(slice))
+    empty = empty_cgroup(scope.get(), on_death) && empty;
   for (int fd : link_fds) ::close(fd);
   if (empty && !cgroup_path.empty()) ::rmdir(cgroup_path.c_str());
   ::_exit(empty ? 0 : 1);
@@ -117,8 +117,8 @@ std::vector<UniqueFd> followed_scopes(Watchdog::Slice slice) {
 }  // namespace
 
 Result<std::unique_ptr<Watchdog>> Watchdog::start(int cgroup_fd, const std::string& cgroup_path,
-                                                  const std::vector<int>& followed_fds,
-                                                  Slice slice, const std::vector<int>& link_fds,
+                                                  const std::vector<int>& followed_fds, Slice slice,
+                                                  const std::vector<int>& link_fds,
                                                   int control_map_fd, OnRunnerDeath on_death) {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0)
@@ -131,8 +131,7 @@ Result<std::unique_ptr<Watchdog>> Watchdog::start(int cgroup_fd, const std::stri
   if (pid == 0) {
     write_end.reset();
     watchdog_main(read_end.get(), cgroup_fd, cgroup_path, followed_fds, slice, link_fds,
-                  control_map_fd,
-                  on_death);
+                  control_map_fd, on_death);
   }
   read_end.reset();
   UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));

@@ -37,8 +37,8 @@ class Watchdog {
     int children_map_fd = -1;
   };
   static Result<std::unique_ptr<Watchdog>> start(int cgroup_fd, const std::string& cgroup_path,
-                                                 const std::vector<int>& followed_fds,
-                                                 Slice slice, const std::vector<int>& link_fds,
+                                                 const std::vector<int>& followed_fds, Slice slice,
+                                                 const std::vector<int>& link_fds,
                                                  int control_map_fd, OnRunnerDeath on_death);
   ~Watchdog();
   Watchdog(const Watchdog&) = delete;

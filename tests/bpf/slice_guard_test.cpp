@@ -13,9 +13,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <asio/io_context.hpp>
 #include <bpf/bpf.h>
 #include <gtest/gtest.h>
+#include <asio/io_context.hpp>
 
 #include <cerrno>
 #include <chrono>
