@@ -3,7 +3,7 @@
  * cannot go on the slice (they would police every service), so the runner attaches them to each
  * container scope created during the run; this guard, on the slice itself, drops the packets of
  * any child cgroup the runner has not classified yet, so a container's first packet cannot leave
- * before its programs are attached. */
+ * before its programs are attached. The followed scopes' packets are judged by this program too. */
 #pragma once
 
 #include "bpf/config.h"
@@ -24,11 +24,11 @@ static __always_inline int handle_slice_guard(struct __sk_buff *skb)
 		count(CGFW_COUNTER_SLICE_UNCLASSIFIED_DROPPED);
 		return 0;
 	}
-	/* A followed scope's own links are the runner's and go with it: the lockdown must hold
-	 * here, on the watchdog's link, until the watchdog has stopped the container. */
-	if (*kind == CGFW_SLICE_FOLLOWED && locked_down()) {
-		count(CGFW_COUNTER_LOCKDOWN_DROPPED);
-		return 0;
-	}
+	/* A followed scope's packets are judged here, not by an egress program of its own: the
+	 * scope's links are the runner's and go with it, while this link is the watchdog's too. So
+	 * the rules, and after the runner's death the lockdown, hold for as long as the scope is
+	 * policed at all. */
+	if (*kind == CGFW_SLICE_FOLLOWED)
+		return handle_egress(skb);
 	return 1;
 }

@@ -99,7 +99,7 @@ Status SliceFollower::follow(const std::string& name) {
   struct stat st {};
   if (!dir.valid() || ::fstat(dir.get(), &st) != 0)
     return make_error("cannot open " + path_ + "/" + name + ": " + errno_text(errno));
-  auto links = plane_.attach_scope(dir.get());
+  auto links = plane_.attach_scope(dir.get(), /*egress_by_guard=*/true);
   if (!links) return links.error();
   auto id = static_cast<std::uint64_t>(st.st_ino);
   // Marked only once the programs are on: until then the guard drops the scope's packets.

@@ -199,7 +199,7 @@ void CgroupLinks::reset() {
   links_.clear();
 }
 
-Result<CgroupLinks> DataPlane::attach_scope(int cgroup_fd) {
+Result<CgroupLinks> DataPlane::attach_scope(int cgroup_fd, bool egress_by_guard) {
   bpf_program* programs[] = {
       skel_->progs.cgfw_sock_create, skel_->progs.cgfw_connect4, skel_->progs.cgfw_connect6,
       skel_->progs.cgfw_sendmsg4,    skel_->progs.cgfw_sendmsg6, skel_->progs.cgfw_recvmsg4,
@@ -210,6 +210,7 @@ Result<CgroupLinks> DataPlane::attach_scope(int cgroup_fd) {
   std::vector<bpf_link*> links;
   for (bpf_program* program : programs) {
     if (!bpf_program__autoload(program)) continue;
+    if (egress_by_guard && program == skel_->progs.cgfw_egress) continue;
     bpf_link* link = bpf_program__attach_cgroup(program, cgroup_fd);
     if (!link) {
       int err = errno;

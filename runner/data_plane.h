@@ -104,8 +104,9 @@ class DataPlane : public dns::KernelAllowMap {
   // the run's.
   Status attach(int cgroup_fd);
   // The same programs on a container's scope found during the run, by links the caller holds.
-  // A failure leaves nothing attached there, and the run's own links untouched.
-  Result<CgroupLinks> attach_scope(int cgroup_fd);
+  // A failure leaves nothing attached there, and the run's own links untouched. In a guarded
+  // slice the guard judges the scope's packets (`egress_by_guard`): no egress program of its own.
+  Result<CgroupLinks> attach_scope(int cgroup_fd, bool egress_by_guard = false);
   // The slice guard (bpf/slice_guard.h) on a guarded slice, held with the run's links. Only once
   // the slice's children there at the start are marked: it drops what is not.
   Status attach_slice_guard(int slice_fd);

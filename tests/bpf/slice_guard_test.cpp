@@ -183,8 +183,9 @@ TEST_F(SliceGuard, ContainerScopesAreDroppedUntilFollowedThenPolicedOthersLeftAl
 }
 
 // The runner's death: a followed scope's own links were the runner's and are gone; the guard,
-// whose link the watchdog holds, drops the scope's packets from the lockdown on.
-TEST_F(SliceGuard, AFollowedScopeWithoutItsLinksIsDroppedOnceLockedDown) {
+// whose link the watchdog holds, still judges the scope's packets by the rules, and drops them
+// all from the lockdown on.
+TEST_F(SliceGuard, AFollowedScopeWithoutItsLinksIsJudgedByTheGuardThenLockedDown) {
   CGFW_REQUIRE_ROOT();
   ASSERT_EQ(::mkdirat(slice_->fd(), "docker-c1.scope", 0755), 0);
   struct stat scope {};
@@ -194,10 +195,11 @@ TEST_F(SliceGuard, AFollowedScopeWithoutItsLinksIsDroppedOnceLockedDown) {
   ASSERT_EQ(::fstatat(slice_->fd(), "before.service", &before, 0), 0);
   ASSERT_TRUE(plane_->mark_slice_child(before.st_ino, CGFW_SLICE_EXEMPT).ok());
   ASSERT_TRUE(plane_->attach_slice_guard(slice_->fd()).ok());
-  EXPECT_EQ(send_from("docker-c1.scope", other_), 0) << "followed, not locked down: passes";
-  EXPECT_TRUE(other_.received());
+  EXPECT_EQ(send_from("docker-c1.scope", allowed_), 0) << "followed: the rules allow it";
+  EXPECT_TRUE(allowed_.received());
+  EXPECT_EQ(send_from("docker-c1.scope", other_), EPERM) << "followed: the rules refuse it";
   plane_->lock_down();
-  EXPECT_EQ(send_from("docker-c1.scope", other_), EPERM);
+  EXPECT_EQ(send_from("docker-c1.scope", allowed_), EPERM);
   EXPECT_EQ(plane_->counters()[CGFW_COUNTER_LOCKDOWN_DROPPED], 1u);
   EXPECT_EQ(send_from("before.service", other_), 0) << "not cgfw's: never locked down";
   EXPECT_TRUE(other_.received());
