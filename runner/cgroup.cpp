@@ -17,10 +17,10 @@
 #include <bpf/bpf.h>
 #include <spdlog/spdlog.h>
 
+#include "common/errno_text.h"
+
 namespace cgfw::runner {
 namespace {
-
-std::string errno_text(int err) { return std::strerror(err); }
 
 bool write_at(int dir_fd, const char* file, const std::string& text) {
   UniqueFd fd(::openat(dir_fd, file, O_WRONLY | O_CLOEXEC));

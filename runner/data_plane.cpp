@@ -12,11 +12,10 @@
 #include <spdlog/spdlog.h>
 
 #include "cgfw.skel.h"
+#include "common/errno_text.h"
 
 namespace cgfw::runner {
 namespace {
-
-std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
 
 // Prefixes the allow and deny tries can take beyond those of the starting rules.
 constexpr std::size_t kLiveRuleRoom = 4096;

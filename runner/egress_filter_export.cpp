@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 #include <spdlog/spdlog.h>
 
+#include "common/errno_text.h"
 #include "runner/data_plane.h"
 #include "runner/ip_allow_table.h"
 #include "runner/unique_fd.h"
@@ -26,8 +27,6 @@ namespace fs = std::filesystem;
 
 // The program's name as the kernel keeps it (the skeleton's, at most 15 characters).
 constexpr const char* kEgressProgramName = "cgfw_egress";
-
-std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
 
 // /proc/mounts escapes blanks and backslashes in paths as \ooo.
 std::string unescape_mount_field(const std::string& field) {

@@ -11,19 +11,14 @@
 #include <cstring>
 #include <vector>
 
+#include "common/errno_text.h"
 #include "runner/cgroup.h"
+#include "runner/cgroup_path.h"
 
 namespace cgfw::runner {
 namespace {
 
 constexpr int kMaxUnitSearchDepth = 6;
-
-std::string errno_text(int err) { return std::strerror(err); }
-
-bool is_under(const std::string& path, const std::string& dir) {
-  return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
-                         path[dir.size()] == '/');
-}
 
 // Every directory named `name` below `dir`, to a bounded depth.
 void find_directories(const std::string& dir, const std::string& name, int depth,
@@ -78,12 +73,12 @@ std::string systemd_control_group(const std::string& unit) {
 
 Result<TargetCgroup> open_target_cgroup(const std::string& mount, const std::string& path) {
   if (path.empty()) return make_error("no cgroup given");
-  std::string joined = path[0] == '/' && is_under(path, mount) ? path : mount + "/" + path;
+  std::string joined = path[0] == '/' && cgroup_within(path, mount) ? path : mount + "/" + path;
   char resolved[PATH_MAX];
   if (!::realpath(joined.c_str(), resolved))
     return make_error("no cgroup " + joined + ": " + errno_text(errno));
   std::string real = resolved;
-  if (!is_under(real, mount))
+  if (!cgroup_within(real, mount))
     return make_error(joined + " is not under the cgroup2 hierarchy " + mount);
   if (real == mount)
     return make_error(
@@ -150,7 +145,7 @@ Result<bool> leave_target_cgroup(const std::string& mount, const std::string& ta
   if (!own) return make_error(own.error().message);
   char resolved[PATH_MAX];
   std::string mine = ::realpath(own->c_str(), resolved) ? std::string(resolved) : *own;
-  if (!is_under(mine, target)) return false;
+  if (!cgroup_within(mine, target)) return false;
   std::string procs = mount + "/cgroup.procs";
   FILE* file = std::fopen(procs.c_str(), "w");
   bool moved = file && std::fprintf(file, "%d\n", ::getpid()) > 0;
