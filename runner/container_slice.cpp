@@ -12,13 +12,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/errno_text.h"
 #include "runner/cgroup.h"
 #include "runner/cgroup_path.h"
 
 namespace cgfw::runner {
 namespace {
-
-std::string errno_text(int err) { return std::strerror(err); }
 
 // A child's id is its directory's inode number (what bpf_skb_ancestor_cgroup_id() returns).
 std::optional<std::uint64_t> child_id(int slice_fd, const std::string& name) {
@@ -119,11 +118,15 @@ void SliceFollower::classify(const std::string& name) {
             followed.error().message + "): its traffic stays dropped by the slice guard");
     return;
   }
+  exempt(name);
+}
+
+void SliceFollower::exempt(const std::string& name) {
   auto id = child_id(slice_.get(), name);
   if (!id) return;  // gone already, or not a directory
   if (auto marked = plane_.mark_slice_child(*id, CGFW_SLICE_EXEMPT); !marked) {
-    warn_(path_ + "/" + name + " is not a container's scope but could not be exempted (" +
-          marked.error().message + "): its traffic is dropped by the slice guard");
+    warn_(path_ + "/" + name + " could not be exempted (" + marked.error().message +
+          "): its traffic is dropped by the slice guard");
     return;
   }
   exempt_.emplace(name, *id);
@@ -139,19 +142,10 @@ void SliceFollower::classify_all(bool at_start) {
   while (dirent* entry = ::readdir(dir)) {
     std::string name = entry->d_name;
     if (name == "." || name == ".." || followed_.count(name) || exempt_.count(name)) continue;
-    if (!at_start) {
+    if (at_start)
+      exempt(name);  // there before the run: not the job's, whatever its name
+    else
       classify(name);
-      continue;
-    }
-    // There before the run: not the job's, whatever its name.
-    auto id = child_id(slice_.get(), name);
-    if (!id) continue;
-    if (auto marked = plane_.mark_slice_child(*id, CGFW_SLICE_EXEMPT); !marked) {
-      warn_(path_ + "/" + name + " could not be exempted (" + marked.error().message +
-            "): its traffic is dropped by the slice guard");
-      continue;
-    }
-    exempt_.emplace(name, *id);
   }
   ::closedir(dir);
 }
@@ -206,10 +200,13 @@ std::vector<std::string> SliceFollower::populated() const {
   return names;
 }
 
-std::vector<std::string> SliceFollower::stop_followed(std::chrono::milliseconds limit) {
+std::vector<std::string> SliceFollower::stop(const std::vector<std::string>& names,
+                                             std::chrono::milliseconds limit) {
   std::vector<std::string> outlived;
-  for (const auto& name : populated())
-    if (!kill_cgroup_and_wait(followed_.at(name).dir.get(), limit)) outlived.push_back(name);
+  for (const auto& name : names)
+    if (auto scope = followed_.find(name);
+        scope != followed_.end() && !kill_cgroup_and_wait(scope->second.dir.get(), limit))
+      outlived.push_back(name);
   return outlived;
 }
 

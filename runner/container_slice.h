@@ -62,8 +62,10 @@ class SliceFollower {
 
   // The followed scopes in which a process still runs.
   std::vector<std::string> populated() const;
-  // Kills what runs in the followed scopes; returns those still populated after `limit`.
-  std::vector<std::string> stop_followed(std::chrono::milliseconds limit);
+  // Kills what runs in the followed scopes `names` (as populated() gave them); returns those
+  // still populated after `limit`.
+  std::vector<std::string> stop(const std::vector<std::string>& names,
+                                std::chrono::milliseconds limit);
 
  private:
   struct Scope {
@@ -79,6 +81,7 @@ class SliceFollower {
   // Classifies every child not classified yet (at start, and after an inotify overflow).
   void classify_all(bool at_start);
   void classify(const std::string& name);
+  void exempt(const std::string& name);
   void forget(const std::string& name);
 
   std::string path_;

@@ -800,7 +800,7 @@ int run_sandbox(const Options& options) {
     } else {
       if (!running.empty())
         spdlog::info("stopping the containers still running in {} with the job", slice->path);
-      for (const auto& name : slice_follower->stop_followed(kKillLimit))
+      for (const auto& name : slice_follower->stop(running, kKillLimit))
         warnings.push_back("the container scope " + slice->path + "/" + name +
                            " was still running after " + std::to_string(kKillLimit.count()) +
                            " s: it goes on without cgfw's policy");
