@@ -218,6 +218,25 @@ class Containers : public ::testing::Test {
     EXPECT_FALSE(container_of(*looked_up).contains("name")) << looked_up->dump(1);
   }
 
+  // Container `id` runs detached when the runner is SIGKILLed: the watchdog stops it, then lets
+  // the programs go from the runtime cgroup or slice (and everything below).
+  void expect_killed_runner_stops_the_container(const std::string& id) {
+    auto sandbox = start_sandbox({"-a", "198.51.100.10"});
+    ASSERT_NO_FATAL_FAILURE(start_detached_container(id));
+    ASSERT_EQ(container_status(id), "running");
+    ::kill(sandbox->pid(), SIGKILL);
+    auto result = sandbox->wait(30s);
+    EXPECT_EQ(result.exit_status, 128 + SIGKILL);
+    EXPECT_TRUE(eventually([&] { return container_status(id) == "stopped"; }, 30s))
+        << "the container outlived the run: " << container_status(id);
+    std::string root = mount_ + (in_slice_ ? kSlice : kRuntimeCgroup);
+    auto attached = [&] {
+      auto programs = run_command({"bpftool", "cgroup", "tree", root});
+      return programs.out.find("cgfw_") != std::string::npos;
+    };
+    EXPECT_TRUE(eventually([&] { return !attached(); }, 30s)) << "the watchdog never let go";
+  }
+
   // A container in the background, its first process looping (runc run --detach).
   void start_detached_container(const std::string& id) {
     std::ofstream(bundle_.file("config.json"))
@@ -322,20 +341,7 @@ TEST_F(Containers, WithoutAHookNothingPassesBeforeTheNamespaceIsAdmitted) {
 // the programs down and kills the containers below it with the job, before the programs go;
 // they are never left running with the programs detached. The runtime's cgroup itself stays.
 TEST_F(Containers, AKilledRunnerTakesTheFollowedContainersDownWithTheJob) {
-  auto sandbox = start_sandbox({"-a", "198.51.100.10"});
-  ASSERT_NO_FATAL_FAILURE(start_detached_container("c3"));
-  ASSERT_EQ(container_status("c3"), "running");
-
-  ::kill(sandbox->pid(), SIGKILL);
-  auto result = sandbox->wait(30s);
-  EXPECT_EQ(result.exit_status, 128 + SIGKILL);
-  EXPECT_TRUE(eventually([&] { return container_status("c3") == "stopped"; }, 30s))
-      << "the container outlived the run: " << container_status("c3");
-  auto attached = [&] {
-    auto programs = run_command({"bpftool", "cgroup", "show", mount_ + kRuntimeCgroup});
-    return programs.out.find("cgfw_") != std::string::npos;
-  };
-  EXPECT_TRUE(eventually([&] { return !attached(); }, 30s)) << "the watchdog never let go";
+  ASSERT_NO_FATAL_FAILURE(expect_killed_runner_stops_the_container("c3"));
   EXPECT_TRUE(fs::exists(mount_ + kRuntimeCgroup)) << "the runtime's cgroup is not cgfw's";
 }
 
@@ -415,19 +421,7 @@ TEST_F(Containers, InASharedSliceAKilledRunnerTakesTheFollowedContainersDown) {
   in_slice_ = true;
   std::string service = mount_ + kSlice + "/before.service";
   fs::create_directories(service);
-  auto sandbox = start_sandbox({"-a", "198.51.100.10"});
-  ASSERT_NO_FATAL_FAILURE(start_detached_container("s3"));
-  ASSERT_EQ(container_status("s3"), "running");
-  ::kill(sandbox->pid(), SIGKILL);
-  auto result = sandbox->wait(30s);
-  EXPECT_EQ(result.exit_status, 128 + SIGKILL);
-  EXPECT_TRUE(eventually([&] { return container_status("s3") == "stopped"; }, 30s))
-      << "the container outlived the run: " << container_status("s3");
-  auto attached = [&] {
-    auto programs = run_command({"bpftool", "cgroup", "tree", mount_ + kSlice});
-    return programs.out.find("cgfw_") != std::string::npos;
-  };
-  EXPECT_TRUE(eventually([&] { return !attached(); }, 30s)) << "the watchdog never let go";
+  ASSERT_NO_FATAL_FAILURE(expect_killed_runner_stops_the_container("s3"));
   EXPECT_TRUE(fs::exists(service)) << "the slice's services are not cgfw's";
 }
 
